@@ -1,0 +1,77 @@
+"""Track masterdata uploads: ask Routty what became of each upload still in flight, record it.
+
+A run (not the sensor) writes the outcome, because only runs may hold the warehouse. The sensor in
+orchestration/sensors.py watches Routty cheaply and requests this asset when an outcome is known.
+"""
+
+
+import json
+import time
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from assets.routty import ledger
+from resources.routty import RouttyResource
+from resources.warehouse import ensure_schema
+
+
+class StatusConfig(dg.Config):
+    # Wait this long for Routty to finish uploads still in flight; what is still pending after
+    # that is left to the sensor (Routty's processing is asynchronous and may take minutes).
+    max_wait_seconds: float = 10.0
+
+
+def poll_until_settled(routty: RouttyResource, uploads: list[ledger.Upload], max_wait_seconds: float) -> list:
+    deadline, delay, settled = time.monotonic() + max_wait_seconds, 0.2, {}
+    with routty.client() as client:
+        while True:
+            for upload in uploads:
+                if upload.status_id not in settled or not settled[upload.status_id].is_terminal:
+                    settled[upload.status_id] = client.masterdata_status(upload.status_id)
+            if all(s.is_terminal for s in settled.values()) or time.monotonic() + delay > deadline:
+                return list(settled.values())
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+def _status_metadata(latest: list[tuple]) -> dict:
+    lists = {f"{tenant}/{list_type}": {"status": status, "status_id": status_id, "records": records,
+                                         "errors": json.loads(errors) if errors else []}
+             for tenant, list_type, status, status_id, records, errors in latest}
+    counts: dict[str, int] = {}
+    for entry in lists.values():
+        counts[entry["status"]] = counts.get(entry["status"], 0) + 1
+    return {"latest_uploads": dg.MetadataValue.json(lists), **{f"lists_{s.lower()}": n for s, n in counts.items()}}
+
+
+@dg.asset(
+    key=["routty", "masterdata_upload_status"],
+    group_name="track",
+    deps=[dg.AssetKey(["routty", "party_list_push"])],
+    kinds={"routty"},
+    description="Outcome of every masterdata upload still in flight, from Routty's status endpoint.",
+)
+def masterdata_upload_status(config: StatusConfig, routty: RouttyResource, warehouse: DuckDBResource) -> dg.MaterializeResult:
+    with warehouse.get_connection() as conn:
+        ensure_schema(conn)
+        uploads = ledger.in_flight(conn)
+    results = poll_until_settled(routty, uploads, config.max_wait_seconds) if uploads else []
+    with warehouse.get_connection() as conn:
+        for result in results:
+            ledger.record_status(conn, result)
+        latest = ledger.latest_by_list(conn)
+    return dg.MaterializeResult(metadata={"uploads_checked": len(results), **_status_metadata(latest)})
+
+
+@dg.asset_check(asset=masterdata_upload_status, description="The latest upload of every masterdata list was accepted by Routty.")
+def masterdata_uploads_accepted(warehouse: DuckDBResource) -> dg.AssetCheckResult:
+    with warehouse.get_connection() as conn:
+        latest = ledger.latest_by_list(conn)
+    failed = {f"{t}/{lt}": json.loads(errors) if errors else [] for t, lt, status, _, _, errors in latest if status == "Failed"}
+    return dg.AssetCheckResult(
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(f"{k}: {e[0].get('message') if e else 'Failed'}" for k, e in failed.items()) or None,
+        metadata={"failed_lists": dg.MetadataValue.json(failed)},
+    )

@@ -1,0 +1,89 @@
+"""The embedded default: the whole sync against the local sandbox, no credentials, no network.
+
+    python -m orchestration.embedded          # start the sandbox, run the main job once, print a summary
+    python -m orchestration.embedded --ui     # start the sandbox and the Dagster UI (schedules, sensors live)
+
+Runs use a real Dagster instance (DAGSTER_HOME, default data/dagster_home) and the warehouse at
+WAREHOUSE_PATH (default data/warehouse.duckdb), so a second run sees what the first one did.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sandbox.server import start_sandbox
+
+JOB_NAME = "routty_sync"
+
+
+def _prepare_environment(sandbox_env: dict[str, str]) -> None:
+    os.environ.update(sandbox_env)
+    os.environ.setdefault("WAREHOUSE_PATH", "data/warehouse.duckdb")
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path("data/dagster_home").resolve())))
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").touch()
+
+
+def run_main_job() -> int:
+    # Imported only now: the definitions read their settings from the environment set above.
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    with dg.DagsterInstance.get() as instance:
+        result = defs.resolve_job_def(JOB_NAME).execute_in_process(instance=instance, raise_on_error=False)
+        print(summary(result))
+    return 0 if result.success else 1
+
+
+def summary(result) -> str:
+    metadata = {
+        "/".join(event.asset_key.path): {k: v.value for k, v in event.materialization.metadata.items()}
+        for event in result.get_asset_materialization_events()
+    }
+    ingest = metadata.get("rutter/vendors", {})
+    xml = metadata.get("routty/party_list_xml", {})
+    push = metadata.get("routty/party_list_push", {})
+    status = metadata.get("routty/masterdata_upload_status", {}).get("latest_uploads", {})
+    lines = [
+        f"routty-sync run {result.run_id}: {'succeeded' if result.success else 'FAILED'}",
+        f"  rows ingested   rutter.vendors: {ingest.get('rows_received', 0)} received "
+        f"({ingest.get('rows_new', 0)} new, {ingest.get('rows_updated', 0)} updated, "
+        f"{ingest.get('rows_unchanged', 0)} unchanged, {ingest.get('rows_rejected', 0)} rejected) "
+        f"in {ingest.get('requests', 0)} request(s)",
+        f"  XML built       PartyList: {len(xml.get('documents', {}))} document(s), "
+        f"{xml.get('dagster/row_count', 0)} parties, {xml.get('rejected', 0)} rejected",
+        f"  pushed          {push.get('documents_pushed', 0)} document(s), {push.get('documents_unchanged', 0)} unchanged",
+    ]
+    lines += [f"  upload status   {name}: {entry['status']} ({entry['records']} records)" for name, entry in status.items()]
+    return "\n".join(lines)
+
+
+def run_ui() -> int:
+    command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml"]
+    print(f"Dagster UI on http://127.0.0.1:3000 (sandbox at {os.environ['ROUTTY_BASE_URL']}); Ctrl-C stops both.")
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ui", action="store_true", help="open the Dagster UI instead of running the job once")
+    parser.add_argument("--size", type=int, default=200, help="vendors in the sandbox dataset")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the sandbox dataset")
+    parser.add_argument("--port", type=int, default=0, help="sandbox port (0: any free port)")
+    args = parser.parse_args()
+    sandbox = start_sandbox(size=args.size, seed=args.seed, port=args.port)
+    try:
+        _prepare_environment(sandbox.env())
+        return run_ui() if args.ui else run_main_job()
+    finally:
+        sandbox.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

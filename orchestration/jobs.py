@@ -1,0 +1,17 @@
+"""Jobs: the whole sync, and the status refresh the sensor starts."""
+
+import dagster as dg
+
+from assets.routty.masterdata_status import masterdata_upload_status
+
+sync_job = dg.define_asset_job(
+    "routty_sync",
+    selection=dg.AssetSelection.all(),
+    description="Ingest every stream, rebuild the models and masterdata XML, push what changed, record upload status.",
+)
+
+masterdata_status_job = dg.define_asset_job(
+    "routty_masterdata_status",
+    selection=dg.AssetSelection.assets(masterdata_upload_status),
+    description="Record the outcome of masterdata uploads still in flight.",
+)

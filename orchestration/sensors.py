@@ -1,0 +1,71 @@
+"""Sensors that track Routty.
+
+The masterdata status sensor learns of new uploads from the push assets' materializations (the
+event log, not the warehouse: a sensor must never wait on DuckDB's write lock), keeps the uploads in
+flight in its cursor, asks Routty about a bounded number of them per tick, and requests a run of
+`masterdata_upload_status` (which records outcomes in the warehouse) when any has settled.
+"""
+
+
+import hashlib
+import json
+import time
+
+import dagster as dg
+
+from orchestration.jobs import masterdata_status_job
+from resources.routty import RouttyResource
+
+PUSH_ASSET_KEYS = [dg.AssetKey(["routty", "party_list_push"])]
+MAX_POLLS_PER_TICK = 50
+POLL_BUDGET_SECONDS = 30.0  # well inside Dagster's 60 s sensor limit
+
+
+def _new_uploads(instance: dg.DagsterInstance, after_storage_id: int) -> tuple[dict[str, str], int]:
+    """status id → "tenant/list" of every push materialized since the cursor; and the new cursor."""
+    found, last_seen = {}, after_storage_id
+    for key in PUSH_ASSET_KEYS:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, after_storage_id=after_storage_id), limit=1000, ascending=True
+        ).records
+        for record in records:
+            last_seen = max(last_seen, record.storage_id)
+            status_ids = record.asset_materialization.metadata.get("status_ids")
+            for tenant, status_id in (status_ids.value if status_ids else {}).items():
+                found[status_id] = f"{tenant}/{key.path[-1]}"
+    return found, last_seen
+
+
+@dg.sensor(
+    name="routty_masterdata_status_sensor",
+    job=masterdata_status_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Follows masterdata uploads until Routty reports Success or Failed, then records the outcome.",
+)
+def masterdata_status_sensor(context: dg.SensorEvaluationContext, routty: RouttyResource) -> dg.SensorResult:
+    state = json.loads(context.cursor) if context.cursor else {"after": 0, "in_flight": {}}
+    new, state["after"] = _new_uploads(context.instance, state["after"])
+    in_flight: dict[str, str] = {**state["in_flight"], **new}
+
+    settled, started = {}, time.monotonic()
+    with routty.client() as client:
+        for status_id in list(in_flight)[:MAX_POLLS_PER_TICK]:
+            if time.monotonic() - started > POLL_BUDGET_SECONDS:
+                break
+            result = client.masterdata_status(status_id)
+            label = in_flight.pop(status_id)
+            if result.is_terminal:
+                settled[status_id] = result.status
+                context.log.info(f"masterdata upload {label} ({status_id}): {result.status} {result.errors or ''}")
+            else:
+                in_flight[status_id] = label  # back of the queue: every upload gets its turn
+    state["in_flight"] = in_flight
+
+    run_requests = []
+    if settled:
+        digest = hashlib.sha256(json.dumps(sorted(settled.items())).encode()).hexdigest()[:16]
+        run_requests.append(
+            dg.RunRequest(run_key=f"masterdata-status-{digest}", tags={"routty/settled_uploads": str(len(settled))})
+        )
+    return dg.SensorResult(run_requests=run_requests, cursor=json.dumps(state))

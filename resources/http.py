@@ -1,0 +1,188 @@
+"""The one HTTP layer every client uses: timeouts, bounded retries, error classification.
+
+Retry policy lives here and nowhere else (clients only name paths, auth and pagination):
+- retried: 429, 452 (Rutter's platform rate limit), 5xx, timeouts and dropped connections —
+  exponential backoff with full jitter, capped, and never shorter than a server's `Retry-After`;
+- a request that may already have been processed (read timeout or dropped connection on a
+  non-idempotent write) is not retried, so a retry can never create a duplicate;
+- 401/403 fail at once with a message naming the system and the settings to check.
+tenacity supplies the retry loop; this module only decides what is retryable and how long to wait.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import tenacity
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({429, 452, 500, 502, 503, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# Errors raised before a request reached the server: always safe to retry.
+NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class RemoteError(Exception):
+    """A remote system answered with an error we do not retry (or ran out of retries)."""
+
+    def __init__(self, system: str, status: int | None, message: str, code: str | None = None):
+        super().__init__(f"{system}: {message}" + (f" (HTTP {status})" if status else ""))
+        self.system, self.status, self.code = system, status, code
+
+
+class CredentialsError(RemoteError):
+    """401/403: retrying cannot help; a person has to fix a credential or a permission."""
+
+
+class RetryableStatus(Exception):
+    def __init__(self, response: httpx.Response):
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+@dataclass
+class HttpStats:
+    """Counters for materialization metadata: what a stream cost at the remote end."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """`Retry-After` as seconds, whether given as a number or as an HTTP-date."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 5
+    backoff_initial: float = 0.5
+    backoff_cap: float = 30.0
+
+    def wait(self, state: tenacity.RetryCallState) -> float:
+        jittered = tenacity.wait_random_exponential(multiplier=self.backoff_initial, max=self.backoff_cap)(state)
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, RetryableStatus):
+            floor = retry_after_seconds(error.response)
+            if floor is not None:
+                # Honour the server's wait; the jitter on top keeps clients from stampeding back.
+                return min(floor, self.backoff_cap) + jittered * 0.1
+        return jittered
+
+
+class ApiClient:
+    """An httpx.Client with the retry policy and error classification of this project.
+
+    `describe_error` is the system's own parser of an error body into (code, message); it lets
+    each client keep its error format while classification stays here.
+    """
+
+    def __init__(
+        self,
+        system: str,
+        base_url: str,
+        *,
+        credentials_hint: str,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        timeout: httpx.Timeout = httpx.Timeout(30.0, connect=5.0),
+        policy: RetryPolicy | None = None,
+        describe_error=None,
+    ):
+        self.system = system
+        self.credentials_hint = credentials_hint
+        self.policy = policy or RetryPolicy()
+        self.stats = HttpStats()
+        self._describe_error = describe_error or _describe_generic_error
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"), auth=auth, headers=headers, params=params, timeout=timeout
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, *, idempotent: bool | None = None, **kwargs: Any) -> httpx.Response:
+        """Send with retries; returns a 2xx/3xx response or raises RemoteError/CredentialsError."""
+        safe_to_resend = method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        retryable = (RetryableStatus, httpx.TransportError) if safe_to_resend else (RetryableStatus, *NOT_SENT_ERRORS)
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.policy.max_attempts),
+            wait=self.policy.wait,
+            retry=tenacity.retry_if_exception_type(retryable),
+            before_sleep=lambda state: self._note_retry(method, path, state),
+            reraise=True,
+        )
+        try:
+            response = retrying(self._send_once, method, path, **kwargs)
+        except RetryableStatus as exhausted:
+            raise self._error(exhausted.response, f"gave up after {self.policy.max_attempts} attempts") from None
+        except httpx.TransportError as error:
+            raise RemoteError(self.system, None, f"{method} {path} failed: {type(error).__name__}") from None
+        return response
+
+    def get_json(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs).json()
+
+    def _send_once(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        self.stats.requests += 1
+        response = self._http.request(method, path, **kwargs)
+        self.stats.statuses[response.status_code] = self.stats.statuses.get(response.status_code, 0) + 1
+        if response.status_code in RETRYABLE_STATUS:
+            if response.status_code in (429, 452):
+                self.stats.rate_limited += 1
+            raise RetryableStatus(response)
+        if response.status_code in (401, 403):
+            code, message = self._describe_error(response)
+            raise CredentialsError(
+                self.system, response.status_code, f"{message or 'access refused'}; check {self.credentials_hint}", code
+            )
+        if response.status_code >= 400:
+            raise self._error(response)
+        return response
+
+    def _error(self, response: httpx.Response, suffix: str = "") -> RemoteError:
+        code, message = self._describe_error(response)
+        path = response.request.url.path  # never the query: it may hold an access token
+        text = f"{response.request.method} {path}: {message or response.reason_phrase}" + (f"; {suffix}" if suffix else "")
+        return RemoteError(self.system, response.status_code, text, code)
+
+    def _note_retry(self, method: str, path: str, state: tenacity.RetryCallState) -> None:
+        self.stats.retries += 1
+        error = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "%s %s %s: %s, retry %d of %d in %.1fs",
+            self.system, method, path, error, state.attempt_number, self.policy.max_attempts - 1,
+            state.upcoming_sleep,
+        )
+
+
+def _describe_generic_error(response: httpx.Response) -> tuple[str | None, str]:
+    try:
+        body = response.json()
+    except ValueError:
+        return None, response.text[:200]
+    if isinstance(body, dict):
+        return body.get("code") or body.get("error_code"), str(body.get("message") or body.get("detail") or body)[:300]
+    return None, str(body)[:300]

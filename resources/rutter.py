@@ -1,0 +1,106 @@
+"""Rutter client: the unified accounting API (vendors, company info; more streams in later issues).
+
+Contract (shared/api-contracts.md §1): Basic auth with the client id/secret, the connection chosen by
+the `access_token` query parameter, `X-Rutter-Version` pinned, cursor pagination through
+`next_cursor`, `updated_at_min` in Unix milliseconds. Version 2024-08-31 answers 400 to any unknown
+query parameter, so only the documented ones are ever sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import dagster as dg
+import httpx
+
+from resources.http import ApiClient, CredentialsError, RemoteError, RetryPolicy
+
+PRODUCTION_URL = "https://production.rutterapi.com/versioned"
+CREDENTIALS_HINT = "RUTTER_CLIENT_ID, RUTTER_CLIENT_SECRET and RUTTER_ACCESS_TOKEN"
+# Error codes that only a person can fix (reconnect the books, re-authorize): no retry.
+FAIL_FAST_CODES = frozenset({"INVALID_CREDENTIALS", "CONNECTION_DISABLED", "NEEDS_UPDATE"})
+
+
+class RutterNotReady(RemoteError):
+    """PRODUCT_NOT_READY: the connection's initial sync is still running. Skip it this run."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One list response, kept as the raw bytes the warehouse lands in bulk."""
+
+    body: bytes
+    record_count: int
+    next_cursor: str | None
+
+
+def describe_rutter_error(response: httpx.Response) -> tuple[str | None, str]:
+    try:
+        body = response.json()
+        return body.get("error_code"), body.get("error_message") or body.get("error_type") or ""
+    except (ValueError, AttributeError):
+        return None, response.text[:200]
+
+
+class RutterClient:
+    def __init__(self, http: ApiClient, page_size: int, max_pages: int):
+        self.http, self.page_size, self.max_pages = http, page_size, max_pages
+
+    def pages(self, stream: str, *, updated_at_min_ms: int | None = None) -> Iterator[Page]:
+        """Every page of `/accounting/{stream}`, newest first, until `next_cursor` is empty."""
+        params: dict[str, str | int] = {"limit": self.page_size}
+        if updated_at_min_ms is not None:
+            params["updated_at_min"] = updated_at_min_ms
+        for _ in range(self.max_pages):
+            body = self._get(f"/accounting/{stream}", params).content
+            parsed = json.loads(body)
+            page = Page(body, len(parsed.get(stream) or []), parsed.get("next_cursor") or None)
+            yield page
+            if page.next_cursor is None:
+                return
+            params["cursor"] = page.next_cursor
+        raise RemoteError("rutter", None, f"/accounting/{stream} still had pages after max_pages={self.max_pages}")
+
+    def company_info(self) -> dict:
+        return self._get("/accounting/company_info", {}).json()["company_info"]
+
+    def _get(self, path: str, params: dict) -> httpx.Response:
+        try:
+            return self.http.request("GET", path, params=params)
+        except RemoteError as error:
+            if error.code == "PRODUCT_NOT_READY":
+                raise RutterNotReady("rutter", error.status, "connection is still syncing (PRODUCT_NOT_READY)", error.code) from None
+            if error.code in FAIL_FAST_CODES and not isinstance(error, CredentialsError):
+                raise CredentialsError("rutter", error.status, f"{error}; check {CREDENTIALS_HINT}", error.code) from None
+            raise
+
+
+class RutterResource(dg.ConfigurableResource):
+    """One Rutter connection (one company's books)."""
+
+    base_url: str = PRODUCTION_URL
+    client_id: str
+    client_secret: str
+    access_token: str
+    version: str = "2024-08-31"
+    page_size: int = 50  # Rutter publishes no maximum; 50 is its default
+    max_pages: int = 100_000
+    max_attempts: int = 5
+
+    @contextmanager
+    def client(self) -> Iterator[RutterClient]:
+        http = ApiClient(
+            "rutter",
+            self.base_url,
+            credentials_hint=CREDENTIALS_HINT,
+            auth=(self.client_id, self.client_secret),
+            headers={"X-Rutter-Version": self.version, "Accept": "application/json"},
+            params={"access_token": self.access_token},
+            policy=RetryPolicy(max_attempts=self.max_attempts),
+            describe_error=describe_rutter_error,
+        )
+        with http:
+            yield RutterClient(http, self.page_size, self.max_pages)

@@ -1,0 +1,43 @@
+-- Operational tables shared by every stage. Stream tables (raw.*, staging.*) are created from
+-- their StreamSpec; model tables by their model's SQL.
+CREATE SCHEMA IF NOT EXISTS raw;
+CREATE SCHEMA IF NOT EXISTS staging;
+CREATE SCHEMA IF NOT EXISTS model;
+CREATE SCHEMA IF NOT EXISTS sync;
+
+-- Incremental position per (tenant, stream); written in the same transaction as the rows.
+CREATE TABLE IF NOT EXISTS sync.cursors (
+    tenant_id    VARCHAR NOT NULL,
+    stream       VARCHAR NOT NULL,
+    cursor_value VARCHAR NOT NULL,
+    updated_at   TIMESTAMP NOT NULL,
+    PRIMARY KEY (tenant_id, stream)
+);
+
+-- Records that could not be used, with the field and the reason; the rest of their batch goes on.
+CREATE TABLE IF NOT EXISTS sync.rejects (
+    tenant_id   VARCHAR NOT NULL,
+    stage       VARCHAR NOT NULL,  -- ingest | model | xml
+    source      VARCHAR NOT NULL,  -- stream or document, e.g. rutter.vendors, PartyList
+    record_key  VARCHAR NOT NULL,
+    field       VARCHAR NOT NULL,
+    reason      VARCHAR NOT NULL,
+    raw         VARCHAR,
+    rejected_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (tenant_id, stage, source, record_key, field)
+);
+
+-- Every masterdata document sent to Routty: what (hash), when, and what Routty made of it.
+CREATE TABLE IF NOT EXISTS sync.masterdata_uploads (
+    tenant_id      VARCHAR NOT NULL,
+    list_type      VARCHAR NOT NULL,  -- PartyList, ...
+    content_hash   VARCHAR NOT NULL,
+    correlation_id VARCHAR NOT NULL,
+    status_id      VARCHAR,           -- NULL: the upload was attempted but not confirmed
+    record_count   INTEGER NOT NULL,
+    status         VARCHAR NOT NULL,  -- Sending | Pending | Processing | Success | Failed
+    errors         JSON,
+    sent_at        TIMESTAMP NOT NULL,
+    checked_at     TIMESTAMP,
+    PRIMARY KEY (tenant_id, list_type, content_hash, sent_at)
+);

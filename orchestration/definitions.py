@@ -14,11 +14,18 @@ from orchestration.sensors import masterdata_status_sensor
 
 party_list_push = masterdata_push_asset("PartyList", "Party", party_list_xml)
 
-defs = dg.Definitions(
-    assets=[rutter_vendors, routty_parties, party_list_xml, party_list_push, masterdata_upload_status],
-    asset_checks=[party_list_xml_valid, masterdata_uploads_accepted],
-    jobs=[sync_job, masterdata_status_job],
-    schedules=[sync_schedule],
-    sensors=[masterdata_status_sensor],
-    resources=build_resources(),
-)
+
+
+def build_definitions() -> dg.Definitions:
+    """Definitions with resources read from the environment as it is now (tests call it again)."""
+    return dg.Definitions(
+        assets=[rutter_vendors, routty_parties, party_list_xml, party_list_push, masterdata_upload_status],
+        asset_checks=[party_list_xml_valid, masterdata_uploads_accepted],
+        jobs=[sync_job, masterdata_status_job],
+        schedules=[sync_schedule],
+        sensors=[masterdata_status_sensor],
+        resources=build_resources(),
+    )
+
+
+defs = build_definitions()

@@ -16,6 +16,8 @@ from pathlib import Path
 from sandbox.server import start_sandbox
 
 JOB_NAME = "routty_sync"
+# Warnings and errors on the console; everything else is in the run's event log (the UI shows it).
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def _prepare_environment(sandbox_env: dict[str, str]) -> None:
@@ -30,10 +32,12 @@ def run_main_job() -> int:
     # Imported only now: the definitions read their settings from the environment set above.
     import dagster as dg
 
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
 
     with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def(JOB_NAME).execute_in_process(instance=instance, raise_on_error=False)
+        result = build_definitions().resolve_job_def(JOB_NAME).execute_in_process(
+            instance=instance, raise_on_error=False, run_config=QUIET_CONSOLE
+        )
         print(summary(result))
     return 0 if result.success else 1
 

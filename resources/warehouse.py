@@ -141,7 +141,7 @@ def _stage_incoming(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, spool: Pa
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE incoming AS
             SELECT {pk.raw_sql()} AS _pk, record, md5(record::VARCHAR) AS record_hash, {typed},
-                   list_filter([{', '.join(checks)}], x -> x IS NOT NULL)[1] AS _problem
+                   list_filter([{', '.join(checks)}], lambda x: x IS NOT NULL)[1] AS _problem
             FROM (SELECT unnest(json_extract(json, '$.{spec.records_key}[*]')) AS record
                   FROM read_json_objects('{spool_literal}', format = 'unstructured',
                                          maximum_object_size = 268435456))"""
@@ -173,11 +173,13 @@ def _upsert_good_rows(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_
     )
     columns = [c.name for c in spec.columns if c.name != spec.primary_key]
     conn.execute(
-        f"""INSERT OR REPLACE INTO {spec.raw_table}
-            SELECT ?, _pk, record, record_hash, now()::TIMESTAMP FROM changed;
-            INSERT OR REPLACE INTO {spec.staging_table} (tenant_id, {spec.primary_key}, {', '.join(columns)}, loaded_at)
+        f"INSERT OR REPLACE INTO {spec.raw_table} SELECT ?, _pk, record, record_hash, now()::TIMESTAMP FROM changed",
+        [tenant_id],
+    )
+    conn.execute(
+        f"""INSERT OR REPLACE INTO {spec.staging_table} (tenant_id, {spec.primary_key}, {', '.join(columns)}, loaded_at)
             SELECT ?, _pk, {', '.join(columns)}, now()::TIMESTAMP FROM changed""",
-        [tenant_id, tenant_id],
+        [tenant_id],
     )
     good = conn.execute("SELECT count(DISTINCT _pk) FROM incoming WHERE _problem IS NULL").fetchone()[0]
     changed, new = conn.execute("SELECT count(*), count(*) FILTER (WHERE _is_new) FROM changed").fetchone()

@@ -29,6 +29,6 @@ SELECT
     'Supplier'                                                         AS party_type,
     COALESCE(status, 'active') <> 'archived'                           AS active
 FROM (
-    SELECT *, COALESCE(list_filter(address_list, a -> a.type = 'billing')[1], address_list[1]) AS address
+    SELECT *, COALESCE(list_filter(address_list, lambda a: a.type = 'billing')[1], address_list[1]) AS address
     FROM vendors
 );

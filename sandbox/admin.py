@@ -1,0 +1,151 @@
+"""Admin endpoints under /_sandbox: health, reset, request log, faults, ground truth, Routty knobs.
+
+Not part of any simulated API and never subject to faults or the request log.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from sandbox import credentials
+from sandbox.faults import SYSTEMS
+
+if TYPE_CHECKING:
+    from sandbox.app import SandboxState
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def _json(request: Request) -> dict:
+    body = await request.body()
+    try:
+        data = json.loads(body) if body.strip() else {}
+    except ValueError:
+        raise AdminError(400, "body must be JSON") from None
+    if not isinstance(data, dict):
+        raise AdminError(400, "body must be a JSON object")
+    return data
+
+
+def _endpoint(handler):
+    async def endpoint(request: Request) -> JSONResponse:
+        try:
+            return JSONResponse(await handler(request))
+        except AdminError as e:
+            return JSONResponse({"error": str(e)}, status_code=e.status)
+    return endpoint
+
+
+def _non_negative(data: dict, name: str, kind: type) -> None:
+    if name in data and (isinstance(data[name], bool) or not isinstance(data[name], (int, kind))
+                         or data[name] < 0):
+        raise AdminError(400, f"{name} must be a non-negative {kind.__name__}")
+
+
+def routes(state: SandboxState) -> list[Route]:
+    async def health(request: Request) -> dict:
+        return {"status": "ok", "size": state.size, "seed": state.seed, "systems": list(SYSTEMS)}
+
+    async def reset(request: Request) -> dict:
+        data = await _json(request)
+        for name in ("size", "seed"):
+            _non_negative(data, name, int)
+        if data.get("size") == 0:
+            raise AdminError(400, "size must be at least 1")
+        state.reset(data.get("size"), data.get("seed"))
+        return {"status": "ok", "size": state.size, "seed": state.seed}
+
+    async def stats(request: Request) -> dict:
+        if request.method == "DELETE":
+            state.requests.clear()
+            return {"status": "ok"}
+        rows = list(state.requests)
+        by_status: dict[str, Counter] = {}
+        for row in rows:
+            by_status.setdefault(row["system"], Counter())[str(row["status"])] += 1
+        return {"requests": rows, "total": len(rows),
+                "counts": dict(Counter(row["system"] for row in rows)),
+                "by_status": {system: dict(c) for system, c in by_status.items()}}
+
+    async def faults(request: Request) -> dict:
+        if request.method == "DELETE":
+            state.faults.reset()
+        elif request.method == "POST":
+            try:
+                state.faults.update(await _json(request))
+            except ValueError as e:
+                raise AdminError(400, str(e)) from None
+        return {"faults": asdict(state.faults.settings)}
+
+    def connection(token: str | None):
+        conn = state.dataset.connections.get(token or credentials.RUTTER_ACCESS_TOKEN)
+        if conn is None:
+            raise AdminError(404, f"no Rutter connection with access token {token!r}")
+        return conn
+
+    async def rutter_vendors(request: Request) -> dict:
+        conn = connection(request.query_params.get("access_token"))
+        return {"connection": conn.info(), "vendors": conn.collections["vendors"]}
+
+    async def touch_vendor(request: Request) -> dict:
+        changes = await _json(request)
+        try:
+            return {"vendor": state.dataset.touch_vendor(request.path_params["vendor_id"], **changes)}
+        except KeyError:
+            raise AdminError(404, f"no vendor {request.path_params['vendor_id']}") from None
+
+    async def rutter_connection(request: Request) -> dict:
+        conn = connection(request.path_params["access_token"])
+        data = await _json(request)
+        if "is_ready" in data:
+            if not isinstance(data["is_ready"], bool):
+                raise AdminError(400, "is_ready must be true or false")
+            conn.is_ready = data["is_ready"]
+        return {"connection": conn.info(), "is_ready": conn.is_ready}
+
+    async def routty_masterdata(request: Request) -> dict:
+        state.routty.settle()
+        return {"uploads": [u.admin() for u in state.routty.uploads.values()]}
+
+    async def routty_partners(request: Request) -> dict:
+        state.routty.settle()
+        return {"partners": list(state.routty.partners.values()),
+                "deletions": list(state.routty.deletions.values())}
+
+    async def routty_settings(request: Request) -> dict:
+        data = await _json(request)
+        _non_negative(data, "processing_delay", float)
+        _non_negative(data, "fail_next", int)
+        if "processing_delay" in data:
+            state.routty.processing_delay = float(data["processing_delay"])
+        if "fail_next" in data:
+            state.routty.fail_next = data["fail_next"]
+        return {"processing_delay": state.routty.processing_delay, "fail_next": state.routty.fail_next}
+
+    async def expire_jortt_tokens(request: Request) -> dict:
+        return {"expired": state.jortt_tokens.expire_all()}
+
+    return [
+        Route("/health", _endpoint(health)),
+        Route("/reset", _endpoint(reset), methods=["POST"]),
+        Route("/stats", _endpoint(stats), methods=["GET", "DELETE"]),
+        Route("/faults", _endpoint(faults), methods=["GET", "POST", "DELETE"]),
+        Route("/rutter/vendors", _endpoint(rutter_vendors)),
+        Route("/rutter/vendors/{vendor_id}", _endpoint(touch_vendor), methods=["POST"]),
+        Route("/rutter/connections/{access_token}", _endpoint(rutter_connection), methods=["POST"]),
+        Route("/routty/masterdata", _endpoint(routty_masterdata)),
+        Route("/routty/partners", _endpoint(routty_partners)),
+        Route("/routty/settings", _endpoint(routty_settings), methods=["POST"]),
+        Route("/jortt/expire_tokens", _endpoint(expire_jortt_tokens), methods=["POST"]),
+    ]

@@ -1,0 +1,41 @@
+"""Fixed credentials of the local sandbox. They only open the simulators on 127.0.0.1: not secrets."""
+
+import base64
+
+RUTTER_CLIENT_ID = "sandbox-rutter-client-id"
+RUTTER_CLIENT_SECRET = "sandbox-rutter-client-secret"
+RUTTER_VERSION = "2024-08-31"
+# One access token per Rutter connection (tenant); the first is the default one.
+RUTTER_ACCESS_TOKEN = "sandbox-access-token"
+RUTTER_ACCESS_TOKEN_2 = "sandbox-access-token-2"
+RUTTER_ACCESS_TOKENS = (RUTTER_ACCESS_TOKEN, RUTTER_ACCESS_TOKEN_2)
+
+JORTT_CLIENT_ID = "sandbox-jortt-client-id"
+JORTT_CLIENT_SECRET = "sandbox-jortt-client-secret"
+JORTT_SCOPES = ("customers:read", "invoices:read", "invoices:write", "expenses:read", "organizations:read")
+JORTT_LEGACY_APP_NAME = "sandbox-jortt-app"
+JORTT_LEGACY_API_KEY = "sandbox-jortt-legacy-api-key"
+
+# B2Brouter keys starting with "test_" route to its sandbox, so the fake key looks like one.
+B2BROUTER_API_KEY = "test_sandbox-b2brouter-api-key"
+B2BROUTER_ACCOUNT_ID = "10001"
+
+ROUTTY_API_KEY = "sandbox-routty-api-key"
+
+
+def basic_auth(authorization: str | None) -> tuple[str, str] | None:
+    """(user, password) of an HTTP Basic Authorization header, None if absent or garbled."""
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+    except ValueError:  # binascii.Error and UnicodeDecodeError are both ValueErrors
+        return None
+    return (user, password) if sep else None
+
+
+def scheme_value(authorization: str | None, scheme: str) -> str | None:
+    """The credential after `scheme` ("Bearer", "ApiKey") in an Authorization header."""
+    given, _, value = (authorization or "").partition(" ")
+    return value.strip() or None if given.lower() == scheme.lower() else None

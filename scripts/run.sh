@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: sandbox simulators + a local DuckDB file, no credentials.
+# Extra arguments go to `python -m orchestration.embedded` (e.g. --ui, --size 1000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+exec .venv/bin/python -m orchestration.embedded "$@"

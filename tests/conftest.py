@@ -1,0 +1,42 @@
+"""Shared fixtures: one sandbox process per test session (real HTTP over loopback), reset before
+each test that uses it, and an isolated warehouse, outbox and Dagster instance per test."""
+
+import os
+
+import dagster as dg
+import pytest
+
+from sandbox.server import start_sandbox
+
+SANDBOX_SIZE = 120
+
+
+@pytest.fixture(scope="session")
+def sandbox_process():
+    sandbox = start_sandbox(size=SANDBOX_SIZE, seed=7, processing_delay=0.2)
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_process):
+    sandbox_process.admin("POST", "reset", json={"size": SANDBOX_SIZE, "seed": 7}).raise_for_status()
+    sandbox_process.admin("POST", "routty/settings", json={"processing_delay": 0.2, "fail_next": 0}).raise_for_status()
+    return sandbox_process
+
+
+@pytest.fixture
+def embedded_env(sandbox, tmp_path, monkeypatch):
+    """The embedded default pointed at the test sandbox, with this test's own files."""
+    for name, value in sandbox.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("ROUTTY_OUTBOX_DIR", str(tmp_path / "outbox"))
+    monkeypatch.delenv("TENANT_ID", raising=False)
+    return dict(os.environ)
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance

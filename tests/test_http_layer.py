@@ -1,0 +1,70 @@
+"""The shared HTTP layer, over loopback against the sandbox's fault injection."""
+
+import time
+from email.utils import format_datetime
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from resources.http import ApiClient, CredentialsError, RemoteError, RetryPolicy, retry_after_seconds
+
+
+def response_with(retry_after: str) -> httpx.Response:
+    return httpx.Response(429, headers={"Retry-After": retry_after}, request=httpx.Request("GET", "http://x"))
+
+
+def test_retry_after_in_seconds_and_as_http_date():
+    assert retry_after_seconds(response_with("3")) == 3.0
+    in_five = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=5), usegmt=True)
+    assert 3.5 < retry_after_seconds(response_with(in_five)) <= 5.0
+    assert retry_after_seconds(response_with("garbage")) is None
+
+
+def rutter_http(sandbox, **overrides) -> ApiClient:
+    env = sandbox.env()
+    return ApiClient(
+        "rutter", env["RUTTER_BASE_URL"], credentials_hint="RUTTER_*",
+        auth=(overrides.get("client_id", env["RUTTER_CLIENT_ID"]), env["RUTTER_CLIENT_SECRET"]),
+        headers={"X-Rutter-Version": "2024-08-31"}, params={"access_token": env["RUTTER_ACCESS_TOKEN"]},
+        policy=RetryPolicy(max_attempts=overrides.get("max_attempts", 5), backoff_initial=0.05, backoff_cap=2.0),
+    )
+
+
+def test_429_with_retry_after_is_waited_out_then_succeeds(sandbox):
+    sandbox.admin("POST", "faults", json={"rate_limit_burst": 2, "retry_after": 1, "systems": ["rutter"]})
+    with rutter_http(sandbox) as http:
+        started = time.monotonic()
+        body = http.get_json("/accounting/vendors", params={"limit": 5})
+        elapsed = time.monotonic() - started
+    assert len(body["vendors"]) == 5
+    assert http.stats.requests == 3 and http.stats.retries == 2 and http.stats.rate_limited == 2
+    assert elapsed >= 2.0  # honoured Retry-After: 1 s, twice
+
+
+def test_503_burst_and_dropped_connection_are_retried(sandbox):
+    sandbox.admin("POST", "faults", json={"unavailable_burst": 2, "systems": ["rutter"]})
+    with rutter_http(sandbox) as http:
+        assert http.get_json("/accounting/vendors", params={"limit": 5})["vendors"]
+        assert http.stats.statuses.get(503) == 2
+    sandbox.admin("DELETE", "faults")
+    sandbox.admin("POST", "faults", json={"drop_every": 2, "systems": ["rutter"]})
+    with rutter_http(sandbox) as http:
+        for _ in range(3):
+            assert http.get_json("/accounting/vendors", params={"limit": 5})["vendors"]
+        assert http.stats.retries >= 1
+
+
+def test_attempts_are_bounded(sandbox):
+    sandbox.admin("POST", "faults", json={"unavailable_every": 1, "systems": ["rutter"]})
+    with rutter_http(sandbox, max_attempts=3) as http, pytest.raises(RemoteError, match="gave up after 3 attempts"):
+        http.get_json("/accounting/vendors")
+    assert http.stats.requests == 3
+
+
+def test_bad_credentials_fail_fast_with_a_message_naming_what_to_fix(sandbox):
+    with rutter_http(sandbox, client_id="wrong") as http, pytest.raises(CredentialsError) as raised:
+        http.get_json("/accounting/vendors")
+    assert http.stats.requests == 1  # no retry
+    assert "RUTTER_*" in str(raised.value) and raised.value.status == 401
+    assert sandbox.env()["RUTTER_CLIENT_SECRET"] not in str(raised.value)

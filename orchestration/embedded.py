@@ -1,10 +1,12 @@
 """The embedded default: the whole sync against the local sandbox, no credentials, no network.
 
-    python -m orchestration.embedded          # start the sandbox, run the main job once, print a summary
+    python -m orchestration.embedded          # start the sandbox, run the main job once per tenant, print a summary
     python -m orchestration.embedded --ui     # start the sandbox and the Dagster UI (schedules, sensors live)
 
 Runs use a real Dagster instance (DAGSTER_HOME, default data/dagster_home) and the warehouse at
-WAREHOUSE_PATH (default data/warehouse.duckdb), so a second run sees what the first one did.
+WAREHOUSE_PATH (default data/warehouse.duckdb), so a second run sees what the first one did. The
+sandbox serves two companies (sandbox/tenants.yaml): acme on Jortt's current API, globex on the
+legacy one.
 """
 
 import argparse
@@ -16,16 +18,20 @@ from pathlib import Path
 from sandbox.server import start_sandbox
 
 JOB_NAME = "routty_sync"
+TENANTS_FILE = Path(__file__).resolve().parent.parent / "sandbox" / "tenants.yaml"
 # Warnings and errors on the console; everything else is in the run's event log (the UI shows it).
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def _prepare_environment(sandbox_env: dict[str, str]) -> None:
     os.environ.update(sandbox_env)
+    os.environ.setdefault("TENANTS_FILE", str(TENANTS_FILE))
     os.environ.setdefault("WAREHOUSE_PATH", "data/warehouse.duckdb")
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path("data/dagster_home").resolve())))
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").touch()
+    settings = home / "dagster.yaml"
+    if not settings.exists():
+        settings.write_text("telemetry:\n  enabled: false\n")
 
 
 def run_main_job() -> int:
@@ -33,31 +39,41 @@ def run_main_job() -> int:
     import dagster as dg
 
     from orchestration.definitions import build_definitions
+    from resources.tenants import all_tenants
 
+    job = build_definitions().resolve_job_def(JOB_NAME)
+    ok = True
     with dg.DagsterInstance.get() as instance:
-        result = build_definitions().resolve_job_def(JOB_NAME).execute_in_process(
-            instance=instance, raise_on_error=False, run_config=QUIET_CONSOLE
-        )
-        print(summary(result))
-    return 0 if result.success else 1
+        for tenant in all_tenants():
+            partition = tenant.id if job.partitions_def else None
+            result = job.execute_in_process(instance=instance, partition_key=partition, raise_on_error=False,
+                                            run_config=QUIET_CONSOLE)
+            print(summary(tenant.id, result))
+            ok = ok and result.success
+    return 0 if ok else 1
 
 
-def summary(result) -> str:
+def summary(tenant_id: str, result) -> str:
     metadata = {
         "/".join(event.asset_key.path): {k: v.value for k, v in event.materialization.metadata.items()}
         for event in result.get_asset_materialization_events()
     }
-    ingest = metadata.get("rutter/vendors", {})
+    streams = {key: m for key, m in metadata.items() if "rows_received" in m}
     xml = metadata.get("routty/party_list_xml", {})
     push = metadata.get("routty/party_list_push", {})
     status = metadata.get("routty/masterdata_upload_status", {}).get("latest_uploads", {})
-    lines = [
-        f"routty-sync run {result.run_id}: {'succeeded' if result.success else 'FAILED'}",
-        f"  rows ingested   rutter.vendors: {ingest.get('rows_received', 0)} received "
-        f"({ingest.get('rows_new', 0)} new, {ingest.get('rows_updated', 0)} updated, "
-        f"{ingest.get('rows_unchanged', 0)} unchanged, {ingest.get('rows_rejected', 0)} rejected) "
-        f"in {ingest.get('requests', 0)} request(s)",
-        f"  XML built       PartyList: {len(xml.get('documents', {}))} document(s), "
+    lines = [f"tenant {tenant_id}: run {result.run_id} {'succeeded' if result.success else 'FAILED'}",
+             f"  {'rows ingested':<34}{'received':>9}{'new':>7}{'updated':>8}{'same':>7}{'rejected':>9}{'gone':>6}{'requests':>9}"]
+    lines += [
+        f"  {key:<34}{m['rows_received']:>9}{m['rows_new']:>7}{m['rows_updated']:>8}{m['rows_unchanged']:>7}"
+        f"{m['rows_rejected']:>9}{m['rows_disappeared']:>6}{m['requests']:>9}"
+        for key, m in sorted(streams.items())
+    ]
+    documents = metadata.get("b2brouter/received_invoice_documents", {})
+    if documents:
+        lines.append(f"  UBL documents fetched             {documents.get('documents_fetched', 0)}")
+    lines += [
+        f"  XML built       PartyList: {1 if xml.get('sha256') else 0} document(s), "
         f"{xml.get('dagster/row_count', 0)} parties, {xml.get('rejected', 0)} rejected",
         f"  pushed          {push.get('documents_pushed', 0)} document(s), {push.get('documents_unchanged', 0)} unchanged",
     ]
@@ -83,7 +99,7 @@ def main() -> int:
     args = parser.parse_args()
     sandbox = start_sandbox(size=args.size, seed=args.seed, port=args.port)
     try:
-        _prepare_environment(sandbox.env())
+        _prepare_environment(sandbox.tenant_env())
         return run_ui() if args.ui else run_main_job()
     finally:
         sandbox.stop()

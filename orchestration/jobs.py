@@ -1,8 +1,9 @@
-"""Jobs: the whole sync, and the status refresh the sensor starts."""
+"""Jobs: the whole sync, and the status refresh the sensor starts. With a tenants file both are
+partitioned by tenant: one run per company."""
 
 import dagster as dg
 
-from assets.routty.masterdata_status import masterdata_upload_status
+from assets.routty.masterdata_status import KEY as MASTERDATA_STATUS
 
 sync_job = dg.define_asset_job(
     "routty_sync",
@@ -12,6 +13,6 @@ sync_job = dg.define_asset_job(
 
 masterdata_status_job = dg.define_asset_job(
     "routty_masterdata_status",
-    selection=dg.AssetSelection.assets(masterdata_upload_status),
+    selection=dg.AssetSelection.assets(MASTERDATA_STATUS),
     description="Record the outcome of masterdata uploads still in flight.",
 )

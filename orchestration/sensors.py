@@ -15,6 +15,7 @@ import dagster as dg
 
 from orchestration.jobs import masterdata_status_job
 from resources.routty import RouttyResource
+from resources.tenants import tenant_partitions
 
 PUSH_ASSET_KEYS = [dg.AssetKey(["routty", "party_list_push"])]
 MAX_POLLS_PER_TICK = 50
@@ -56,16 +57,26 @@ def masterdata_status_sensor(context: dg.SensorEvaluationContext, routty: Routty
             result = client.masterdata_status(status_id)
             label = in_flight.pop(status_id)
             if result.is_terminal:
-                settled[status_id] = result.status
+                settled[status_id] = (label, result.status)
                 context.log.info(f"masterdata upload {label} ({status_id}): {result.status} {result.errors or ''}")
             else:
                 in_flight[status_id] = label  # back of the queue: every upload gets its turn
     state["in_flight"] = in_flight
 
-    run_requests = []
-    if settled:
-        digest = hashlib.sha256(json.dumps(sorted(settled.items())).encode()).hexdigest()[:16]
-        run_requests.append(
-            dg.RunRequest(run_key=f"masterdata-status-{digest}", tags={"routty/settled_uploads": str(len(settled))})
+    return dg.SensorResult(run_requests=_status_runs(settled), cursor=json.dumps(state))
+
+
+def _status_runs(settled: dict[str, tuple[str, str]]) -> list[dg.RunRequest]:
+    """One status run per tenant with settled uploads (per partition when tenants are partitions)."""
+    by_tenant: dict[str, list[str]] = {}
+    for status_id, (label, status) in settled.items():
+        by_tenant.setdefault(label.split("/")[0], []).append(f"{status_id}:{status}")
+    partitioned = tenant_partitions() is not None
+    return [
+        dg.RunRequest(
+            run_key=f"masterdata-status-{tenant}-{hashlib.sha256(json.dumps(sorted(ids)).encode()).hexdigest()[:16]}",
+            partition_key=tenant if partitioned else None,
+            tags={"routty/settled_uploads": str(len(ids))},
         )
-    return dg.SensorResult(run_requests=run_requests, cursor=json.dumps(state))
+        for tenant, ids in sorted(by_tenant.items())
+    ]

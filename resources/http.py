@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +72,36 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
         return None  # unreadable: fall back to our own backoff
 
 
+class RateLimiter:
+    """Client-side token bucket, so we stay under a system's published limit instead of learning
+    it from 429s. Hand-written (a dozen lines): the libraries for it (pyrate-limiter, limits) bring
+    storage backends this in-process use does not need. Shared per process and key."""
+
+    def __init__(self, requests: int, per_seconds: float):
+        self.capacity, self.rate = float(requests), requests / per_seconds
+        self.tokens, self.updated = float(requests), time.monotonic()
+        self.lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            wait = max(0.0, (1 - self.tokens) / self.rate)
+            self.tokens -= 1  # may go negative: later callers queue behind this one
+        if wait:
+            time.sleep(wait)
+
+
+_limiters: dict[str, RateLimiter] = {}
+_limiters_lock = threading.Lock()
+
+
+def shared_limiter(key: str, requests: int, per_seconds: float) -> RateLimiter:
+    with _limiters_lock:
+        return _limiters.setdefault(key, RateLimiter(requests, per_seconds))
+
+
 @dataclass
 class RetryPolicy:
     max_attempts: int = 5
@@ -107,12 +138,14 @@ class ApiClient:
         timeout: httpx.Timeout = httpx.Timeout(30.0, connect=5.0),
         policy: RetryPolicy | None = None,
         describe_error=None,
+        limiter: RateLimiter | None = None,
     ):
         self.system = system
         self.credentials_hint = credentials_hint
         self.policy = policy or RetryPolicy()
         self.stats = HttpStats()
-        self._describe_error = describe_error or _describe_generic_error
+        self.limiter = limiter
+        self._describe_error = describe_error or describe_generic_error
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"), auth=auth, headers=headers, params=params, timeout=timeout
         )
@@ -149,6 +182,8 @@ class ApiClient:
         return self.request("GET", path, **kwargs).json()
 
     def _send_once(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        if self.limiter:
+            self.limiter.acquire()
         self.stats.requests += 1
         response = self._http.request(method, path, **kwargs)
         self.stats.statuses[response.status_code] = self.stats.statuses.get(response.status_code, 0) + 1
@@ -181,7 +216,7 @@ class ApiClient:
         )
 
 
-def _describe_generic_error(response: httpx.Response) -> tuple[str | None, str]:
+def describe_generic_error(response: httpx.Response) -> tuple[str | None, str]:
     try:
         body = response.json()
     except ValueError:

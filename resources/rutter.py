@@ -11,30 +11,23 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import dagster as dg
 import httpx
 
-from resources.http import ApiClient, CredentialsError, RemoteError, RetryPolicy
+from resources.pages import Page
+from resources.http import ApiClient, CredentialsError, RemoteError, RetryPolicy, shared_limiter
+from resources.tenants import Tenant
 
 PRODUCTION_URL = "https://production.rutterapi.com/versioned"
-CREDENTIALS_HINT = "RUTTER_CLIENT_ID, RUTTER_CLIENT_SECRET and RUTTER_ACCESS_TOKEN"
+# Rutter's limit is 500 requests per 10 s per organization, across all its connections (tenants).
+RATE_LIMIT = (500, 10.0)
 # Error codes that only a person can fix (reconnect the books, re-authorize): no retry.
 FAIL_FAST_CODES = frozenset({"INVALID_CREDENTIALS", "CONNECTION_DISABLED", "NEEDS_UPDATE"})
 
 
 class RutterNotReady(RemoteError):
     """PRODUCT_NOT_READY: the connection's initial sync is still running. Skip it this run."""
-
-
-@dataclass(frozen=True)
-class Page:
-    """One list response, kept as the raw bytes the warehouse lands in bulk."""
-
-    body: bytes
-    record_count: int
-    next_cursor: str | None
 
 
 def describe_rutter_error(response: httpx.Response) -> tuple[str | None, str]:
@@ -46,61 +39,66 @@ def describe_rutter_error(response: httpx.Response) -> tuple[str | None, str]:
 
 
 class RutterClient:
-    def __init__(self, http: ApiClient, page_size: int, max_pages: int):
-        self.http, self.page_size, self.max_pages = http, page_size, max_pages
+    def __init__(self, http: ApiClient, page_size: int, max_pages: int, hint: str):
+        self.http, self.page_size, self.max_pages, self.hint = http, page_size, max_pages, hint
 
-    def pages(self, stream: str, *, updated_at_min_ms: int | None = None) -> Iterator[Page]:
+    def pages(
+        self, stream: str, *, updated_at_min_ms: int | None = None, updated_at_max_ms: int | None = None
+    ) -> Iterator[Page]:
         """Every page of `/accounting/{stream}`, newest first, until `next_cursor` is empty."""
         params: dict[str, str | int] = {"limit": self.page_size}
         if updated_at_min_ms is not None:
             params["updated_at_min"] = updated_at_min_ms
+        if updated_at_max_ms is not None:
+            params["updated_at_max"] = updated_at_max_ms
         for _ in range(self.max_pages):
             body = self._get(f"/accounting/{stream}", params).content
             parsed = json.loads(body)
-            page = Page(body, len(parsed.get(stream) or []), parsed.get("next_cursor") or None)
-            yield page
-            if page.next_cursor is None:
+            yield Page(body, len(parsed.get(stream) or []))
+            if not parsed.get("next_cursor"):
                 return
-            params["cursor"] = page.next_cursor
+            params["cursor"] = parsed["next_cursor"]
         raise RemoteError("rutter", None, f"/accounting/{stream} still had pages after max_pages={self.max_pages}")
 
-    def company_info(self) -> dict:
-        return self._get("/accounting/company_info", {}).json()["company_info"]
+    def get(self, path: str) -> bytes:
+        """One non-list resource (company_info, connection status) as raw bytes for landing."""
+        return self._get(path, {}).content
 
     def _get(self, path: str, params: dict) -> httpx.Response:
         try:
             return self.http.request("GET", path, params=params)
         except RemoteError as error:
             if error.code == "PRODUCT_NOT_READY":
-                raise RutterNotReady("rutter", error.status, "connection is still syncing (PRODUCT_NOT_READY)", error.code) from None
+                raise RutterNotReady(self.http.system, error.status, "connection is still syncing (PRODUCT_NOT_READY)", error.code) from None
             if error.code in FAIL_FAST_CODES and not isinstance(error, CredentialsError):
-                raise CredentialsError("rutter", error.status, f"{error}; check {CREDENTIALS_HINT}", error.code) from None
+                raise CredentialsError(self.http.system, error.status, f"{error}; check {self.hint}", error.code) from None
             raise
 
 
 class RutterResource(dg.ConfigurableResource):
-    """One Rutter connection (one company's books)."""
+    """Our Rutter organization; each tenant's books are a connection chosen by its access token."""
 
     base_url: str = PRODUCTION_URL
     client_id: str
     client_secret: str
-    access_token: str
     version: str = "2024-08-31"
     page_size: int = 50  # Rutter publishes no maximum; 50 is its default
     max_pages: int = 100_000
     max_attempts: int = 5
 
     @contextmanager
-    def client(self) -> Iterator[RutterClient]:
+    def client(self, tenant: Tenant) -> Iterator[RutterClient]:
+        hint = f"RUTTER_CLIENT_ID, RUTTER_CLIENT_SECRET and {tenant.env_prefix}RUTTER_ACCESS_TOKEN"
         http = ApiClient(
-            "rutter",
+            f"rutter (tenant {tenant.id})",
             self.base_url,
-            credentials_hint=CREDENTIALS_HINT,
+            credentials_hint=hint,
             auth=(self.client_id, self.client_secret),
             headers={"X-Rutter-Version": self.version, "Accept": "application/json"},
-            params={"access_token": self.access_token},
+            params={"access_token": tenant.secret("RUTTER_ACCESS_TOKEN")},
             policy=RetryPolicy(max_attempts=self.max_attempts),
             describe_error=describe_rutter_error,
+            limiter=shared_limiter(f"rutter:{self.base_url}", *RATE_LIMIT),
         )
         with http:
-            yield RutterClient(http, self.page_size, self.max_pages)
+            yield RutterClient(http, self.page_size, self.max_pages, hint)

@@ -1,10 +1,91 @@
-"""Which company (tenant) this code location syncs. Tables carry the tenant id in every row so
-that several companies can share one warehouse."""
+"""The companies (tenants) this code location syncs, and where each one's secrets come from.
+
+Without a tenants file there is one tenant, `default`, whose settings are the plain environment
+variables (RUTTER_ACCESS_TOKEN, ...), and the assets are not partitioned. With TENANTS_FILE (YAML),
+every tenant is a Dagster partition and reads its secrets from the environment under its own
+prefix (ACME_RUTTER_ACCESS_TOKEN, ...), falling back to the plain name for settings that all
+tenants share (RUTTER_CLIENT_ID, ...). Secret values never enter the file, only their names do.
+
+    tenants:
+      - id: acme
+        env_prefix: ACME_
+        jortt_api: current        # current (OAuth2, default) | legacy | none
+        b2brouter: true
+      - id: globex
+        env_prefix: GLOBEX_
+        jortt_api: legacy
+"""
+
+from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import dagster as dg
+import yaml
 
 DEFAULT_TENANT_ID = "default"
 
 
-def tenant_id() -> str:
-    return os.getenv("TENANT_ID", DEFAULT_TENANT_ID)
+@dataclass(frozen=True)
+class Tenant:
+    id: str
+    env_prefix: str = ""
+    rutter: bool = True
+    jortt_api: str = "current"  # current | legacy | none
+    b2brouter: bool = True
+
+    def secret(self, name: str) -> str:
+        """The tenant's value of an environment setting: prefixed first, then the shared name."""
+        for candidate in dict.fromkeys((f"{self.env_prefix}{name}", name)):
+            if os.environ.get(candidate):
+                return dg.EnvVar(candidate).get_value()
+        raise dg.Failure(
+            f"tenant {self.id}: {self.env_prefix}{name} is not set"
+            + (f" (nor the shared {name})" if self.env_prefix else "")
+        )
+
+    def has(self, name: str) -> bool:
+        return any(os.environ.get(c) for c in (f"{self.env_prefix}{name}", name))
+
+
+@cache
+def _load(path: str | None) -> tuple[Tenant, ...]:
+    if not path:
+        return (Tenant(DEFAULT_TENANT_ID, jortt_api=os.getenv("JORTT_API", "current")),)
+    entries = yaml.safe_load(Path(path).read_text()).get("tenants") or []
+    tenants = tuple(Tenant(**entry) for entry in entries)
+    if not tenants or len({t.id for t in tenants}) != len(tenants):
+        raise ValueError(f"{path}: needs at least one tenant, each with a unique id")
+    bad = [t.id for t in tenants if t.jortt_api not in ("current", "legacy", "none")]
+    if bad:
+        raise ValueError(f"{path}: jortt_api must be current, legacy or none (tenants {bad})")
+    return tenants
+
+
+def all_tenants() -> tuple[Tenant, ...]:
+    return _load(os.getenv("TENANTS_FILE"))
+
+
+def tenant_by_id(tenant_id: str) -> Tenant:
+    for tenant in all_tenants():
+        if tenant.id == tenant_id:
+            return tenant
+    raise dg.Failure(f"unknown tenant {tenant_id!r}: not in {os.getenv('TENANTS_FILE') or 'the default configuration'}")
+
+
+def tenant_partitions() -> dg.StaticPartitionsDefinition | None:
+    """One partition per tenant, or none when a single tenant is configured by plain variables."""
+    if not os.getenv("TENANTS_FILE"):
+        return None
+    return dg.StaticPartitionsDefinition([t.id for t in all_tenants()])
+
+
+def tenant_of_run(context) -> Tenant:
+    """The tenant a run works for: its partition's, or the only one when unpartitioned."""
+    if context.has_partition_key:
+        return tenant_by_id(context.partition_key)
+    (only,) = all_tenants()
+    return only

@@ -4,12 +4,16 @@ Landing is set-based: a stream's pages are spooled to a file while they are fetc
 flat however many rows), then DuckDB's own JSON reader unnests, types, validates and upserts them
 in one short write transaction, with the cursor advanced in that same transaction, so a cursor can
 never run ahead of the rows it covers. Bad records land in `sync.rejects` with field and reason.
+
+Concurrency: DuckDB allows one writing process per file. Connections here are short (never held
+across an HTTP call), and DuckDBResource retries opening a locked file with backoff, so runs that
+overlap wait for each other's writes instead of failing.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -32,35 +36,67 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
 
 @dataclass(frozen=True)
 class Column:
-    """A typed column extracted from a record's JSON. `check` = reject the record when the raw value
-    is present but does not convert (an amount that is not a number, a date that is not a date)."""
+    """A typed column extracted from a record's JSON.
+
+    `path` is a JSON path (default `$.<name>`); `sql` an expression over `record` instead, for
+    values that come in more than one shape. `check` rejects the record when the raw value is
+    present but does not convert (an amount that is not a number, a date that is not a date).
+    """
 
     name: str
-    sql_type: str
-    path: str | None = None  # JSON path; defaults to `$.<name>`
+    sql_type: str = "VARCHAR"
+    path: str | None = None
     check: bool = False
+    sql: str | None = None
 
     def raw_sql(self) -> str:
-        return f"(record->>'{self.path or '$.' + self.name}')"
+        return f"({self.sql})" if self.sql else f"(record->>'{self.path or '$.' + self.name}')"
 
     def typed_sql(self) -> str:
         if self.sql_type == "TIMESTAMP":  # honour offsets, store UTC
             return f"(TRY_CAST({self.raw_sql()} AS TIMESTAMPTZ) AT TIME ZONE 'UTC')"
         if self.sql_type == "JSON" or self.sql_type.endswith("[]"):  # structured: keep it, don't stringify
-            return f"TRY_CAST(json_extract(record, '{self.path or '$.' + self.name}') AS {self.sql_type})"
+            source = self.sql or f"json_extract(record, '{self.path or '$.' + self.name}')"
+            return f"TRY_CAST({source} AS {self.sql_type})"
         return f"TRY_CAST({self.raw_sql()} AS {self.sql_type})"
+
+    def problem_sql(self, label: str) -> str:
+        """SQL giving 'field|reason' when this column's value is present but unusable, else NULL."""
+        return (
+            f"CASE WHEN {self.raw_sql()} IS NOT NULL AND {self.typed_sql()} IS NULL "
+            f"THEN '{label}|not a valid {self.sql_type}: ' || {self.raw_sql()} END"
+        )
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """Rows nested in each record (invoice lines), landed in their own table keyed by parent and
+    position. A record with an unusable child value is rejected whole: half an invoice is worse
+    than none."""
+
+    name: str
+    array_path: str
+    parent_key: str  # column naming the parent record, e.g. invoice_id
+    columns: tuple[Column, ...]
 
 
 @dataclass(frozen=True)
 class StreamSpec:
-    """How one API stream lands: where its records sit in a page, its key, cursor and columns."""
+    """How one API stream lands: where its records sit in a page, its key, cursor and columns.
+
+    Two specs with the same system and stream (Jortt's current and legacy APIs) land in the same
+    tables: the columns' paths map each API's field names onto one shape.
+    """
 
     system: str
     stream: str
     records_key: str
     columns: tuple[Column, ...]
-    primary_key: str = "id"
+    key: Column = Column("id")
     cursor_column: str | None = "updated_at"
+    children: tuple[ChildSpec, ...] = ()
+    single: bool = False  # the response holds one object (company info), not a list
+    known_fields: frozenset[str] = field(default_factory=frozenset)  # present in the API, not typed
 
     @property
     def name(self) -> str:
@@ -74,6 +110,16 @@ class StreamSpec:
     def staging_table(self) -> str:
         return f"staging.{self.system}_{self.stream}"
 
+    def child_table(self, child: ChildSpec) -> str:
+        return f"staging.{self.system}_{self.stream}_{child.name}"
+
+    def expected_fields(self) -> set[str]:
+        """Top-level JSON keys the spec knows, to tell schema drift from expected shape."""
+        tops = {(c.path or f"$.{c.name}").removeprefix("$.").split(".")[0].split("[")[0] for c in self.columns if not c.sql}
+        tops |= {c.array_path.removeprefix("$.").split("[")[0] for c in self.children}
+        tops.add((self.key.path or f"$.{self.key.name}").removeprefix("$."))
+        return tops | set(self.known_fields)
+
 
 @dataclass(frozen=True)
 class LandResult:
@@ -82,8 +128,12 @@ class LandResult:
     updated: int
     unchanged: int
     rejected: int
+    disappeared: int
     cursor_before: str | None
     cursor_after: str | None
+    duplicate_keys: int
+    unexpected_fields: list[str]
+    missing_fields: list[str]
 
 
 def read_cursor(conn: duckdb.DuckDBPyConnection, tenant_id: str, stream: str) -> str | None:
@@ -94,64 +144,103 @@ def read_cursor(conn: duckdb.DuckDBPyConnection, tenant_id: str, stream: str) ->
 
 
 def ensure_stream_tables(conn: duckdb.DuckDBPyConnection, spec: StreamSpec) -> None:
-    columns = ", ".join(f"{c.name} {c.sql_type}" for c in spec.columns if c.name != spec.primary_key)
+    key = spec.key.name
+    columns = "".join(f"{c.name} {c.sql_type}, " for c in spec.columns)
     conn.execute(
         f"""CREATE TABLE IF NOT EXISTS {spec.raw_table} (
-              tenant_id VARCHAR NOT NULL, {spec.primary_key} VARCHAR NOT NULL, record JSON NOT NULL,
-              record_hash VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL,
-              PRIMARY KEY (tenant_id, {spec.primary_key}));
+              tenant_id VARCHAR NOT NULL, {key} VARCHAR NOT NULL, record JSON NOT NULL,
+              record_hash VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL, PRIMARY KEY (tenant_id, {key}));
             CREATE TABLE IF NOT EXISTS {spec.staging_table} (
-              tenant_id VARCHAR NOT NULL, {spec.primary_key} VARCHAR NOT NULL, {columns},
-              loaded_at TIMESTAMP NOT NULL, PRIMARY KEY (tenant_id, {spec.primary_key}));"""
+              tenant_id VARCHAR NOT NULL, {key} VARCHAR NOT NULL, {columns}
+              loaded_at TIMESTAMP NOT NULL, deleted_at TIMESTAMP, PRIMARY KEY (tenant_id, {key}));"""
     )
+    for child in spec.children:
+        child_columns = "".join(f"{c.name} {c.sql_type}, " for c in child.columns)
+        conn.execute(
+            f"""CREATE TABLE IF NOT EXISTS {spec.child_table(child)} (
+                  tenant_id VARCHAR NOT NULL, {child.parent_key} VARCHAR NOT NULL, line_number INTEGER NOT NULL,
+                  {child_columns} PRIMARY KEY (tenant_id, {child.parent_key}, line_number))"""
+        )
 
 
-def land_spool(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str, spool: Path) -> LandResult:
-    """Upsert every record in the spooled pages; one transaction for rows, rejects and cursor."""
+def land_spool(
+    conn: duckdb.DuckDBPyConnection,
+    spec: StreamSpec,
+    tenant_id: str,
+    spool: Path,
+    track_cursor: bool = True,
+    complete: bool = False,
+) -> LandResult:
+    """Upsert every record in the spooled pages; one transaction for rows, rejects and cursor.
+
+    `track_cursor=False` for a backfill of a past period: it must not move the cursor.
+    `complete` = the pages hold the whole stream (a full read): records missing from them are
+    marked `deleted_at` in staging (and revived if they come back).
+    """
     ensure_schema(conn)
     ensure_stream_tables(conn, spec)
     cursor_before = read_cursor(conn, tenant_id, spec.name)
     _stage_incoming(conn, spec, spool)
+    drift = _schema_drift(conn, spec)
     conn.execute("BEGIN TRANSACTION")
     try:
         rejected = _write_rejects(conn, spec, tenant_id)
-        counts = _upsert_good_rows(conn, spec, tenant_id)
-        cursor_after = _advance_cursor(conn, spec, tenant_id, cursor_before)
+        received, changed, new, duplicates = _upsert_good_rows(conn, spec, tenant_id)
+        disappeared = _mark_disappeared(conn, spec, tenant_id) if complete else 0
+        # A rejected record must be read again once fixed at the source, so rejects hold the cursor.
+        hold = not track_cursor or rejected > 0
+        cursor_after = cursor_before if hold else _advance_cursor(conn, spec, tenant_id, cursor_before)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     finally:
         conn.execute("DROP TABLE IF EXISTS temp.incoming; DROP TABLE IF EXISTS temp.changed")
-    received, changed, new = counts
-    return LandResult(received + rejected, new, changed - new, received - changed, rejected, cursor_before, cursor_after)
+    return LandResult(
+        received + rejected + duplicates, new, changed - new, received - changed, rejected, disappeared,
+        cursor_before, cursor_after, duplicates, *drift,
+    )
 
 
 def _stage_incoming(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, spool: Path) -> None:
     """Unnest the spooled pages into a temp table of typed records, each with its first problem."""
-    pk = Column(spec.primary_key, "VARCHAR")
-    checks = [f"CASE WHEN NULLIF(TRIM({pk.raw_sql()}), '') IS NULL THEN '{spec.primary_key}|missing' END"] + [
-        f"CASE WHEN {c.raw_sql()} IS NOT NULL AND {c.typed_sql()} IS NULL "
-        f"THEN '{c.name}|not a valid {c.sql_type}: ' || {c.raw_sql()} END"
-        for c in spec.columns
-        if c.check
-    ]
-    typed = ", ".join(f"{c.typed_sql()} AS {c.name}" for c in spec.columns if c.name != spec.primary_key)
+    checks = [f"CASE WHEN NULLIF(TRIM({spec.key.raw_sql()}), '') IS NULL THEN '{spec.key.name}|missing' END"]
+    checks += [c.problem_sql(c.name) for c in spec.columns if c.check]
+    for child in spec.children:
+        for c in (c for c in child.columns if c.check):
+            # The lambda's parameter is named `record` so the column's SQL reads the child element.
+            bad = f"list_filter(COALESCE(json_extract(record, '{child.array_path}[*]'), []), lambda record: {c.problem_sql(c.name)} IS NOT NULL)"
+            checks.append(f"CASE WHEN len({bad}) > 0 THEN '{child.name}.{c.name}|not a valid {c.sql_type}: ' || ({bad})[1]::VARCHAR END")
+    typed = "".join(f"{c.typed_sql()} AS {c.name}, " for c in spec.columns)
     spool_literal = str(spool).replace("'", "''")
+    path = f"$.{spec.records_key}" if spec.records_key else "$"
+    records = f"json_extract(json, '{path}')" if spec.single else f"unnest(json_extract(json, '{path}[*]'))"
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE incoming AS
-            SELECT {pk.raw_sql()} AS _pk, record, md5(record::VARCHAR) AS record_hash, {typed},
+            SELECT NULLIF(TRIM({spec.key.raw_sql()}), '') AS _pk, record, md5(record::VARCHAR) AS record_hash, {typed}
                    list_filter([{', '.join(checks)}], lambda x: x IS NOT NULL)[1] AS _problem
-            FROM (SELECT unnest(json_extract(json, '$.{spec.records_key}[*]')) AS record
+            FROM (SELECT {records} AS record
                   FROM read_json_objects('{spool_literal}', format = 'unstructured',
                                          maximum_object_size = 268435456))"""
     )
 
 
+def _schema_drift(conn: duckdb.DuckDBPyConnection, spec: StreamSpec) -> tuple[list[str], list[str]]:
+    """(fields the API sent that the spec does not know, known fields no record carried)."""
+    seen = {k for (k,) in conn.execute(
+        "SELECT DISTINCT unnest(json_keys(record)) FROM incoming WHERE json_type(record) = 'OBJECT'"
+    ).fetchall()}
+    if not seen:
+        return [], []
+    expected = spec.expected_fields()
+    typed = {(c.path or f"$.{c.name}").removeprefix("$.").split(".")[0].split("[")[0] for c in spec.columns if not c.sql}
+    return sorted(seen - expected), sorted(typed - seen)
+
+
 def _write_rejects(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str) -> int:
     conn.execute(
         """INSERT OR REPLACE INTO sync.rejects
-           SELECT ?, 'ingest', ?, COALESCE(NULLIF(TRIM(_pk), ''), 'md5:' || record_hash),
+           SELECT ?, 'ingest', ?, COALESCE(_pk, 'md5:' || record_hash),
                   split_part(_problem, '|', 1), split_part(_problem, '|', 2), record::VARCHAR, now()::TIMESTAMP
            FROM incoming WHERE _problem IS NOT NULL""",
         [tenant_id, spec.name],
@@ -159,36 +248,63 @@ def _write_rejects(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id:
     return conn.execute("SELECT count(*) FROM incoming WHERE _problem IS NOT NULL").fetchone()[0]
 
 
-def _upsert_good_rows(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str) -> tuple[int, int, int]:
-    """Returns (good records received, records new or changed, records new)."""
+def _upsert_good_rows(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str) -> tuple[int, int, int, int]:
+    """Returns (distinct good records, records new or changed, records new, repeated records)."""
     latest_first = f"{spec.cursor_column} DESC NULLS LAST" if spec.cursor_column else "record_hash"
+    key = spec.key.name
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE changed AS
             SELECT i.*, r.record_hash IS NULL AS _is_new
             FROM (SELECT * FROM incoming WHERE _problem IS NULL
                   QUALIFY row_number() OVER (PARTITION BY _pk ORDER BY {latest_first}) = 1) i
-            LEFT JOIN {spec.raw_table} r ON r.tenant_id = ? AND r.{spec.primary_key} = i._pk
-            WHERE r.record_hash IS DISTINCT FROM i.record_hash""",
-        [tenant_id],
+            LEFT JOIN {spec.raw_table} r ON r.tenant_id = ? AND r.{key} = i._pk
+            LEFT JOIN {spec.staging_table} s ON s.tenant_id = ? AND s.{key} = i._pk
+            WHERE r.record_hash IS DISTINCT FROM i.record_hash OR s.deleted_at IS NOT NULL""",
+        [tenant_id, tenant_id],
     )
-    columns = [c.name for c in spec.columns if c.name != spec.primary_key]
+    columns = ", ".join(c.name for c in spec.columns)
     conn.execute(
         f"INSERT OR REPLACE INTO {spec.raw_table} SELECT ?, _pk, record, record_hash, now()::TIMESTAMP FROM changed",
         [tenant_id],
     )
     conn.execute(
-        f"""INSERT OR REPLACE INTO {spec.staging_table} (tenant_id, {spec.primary_key}, {', '.join(columns)}, loaded_at)
-            SELECT ?, _pk, {', '.join(columns)}, now()::TIMESTAMP FROM changed""",
+        f"""INSERT OR REPLACE INTO {spec.staging_table} (tenant_id, {key}, {columns}, loaded_at, deleted_at)
+            SELECT ?, _pk, {columns}, now()::TIMESTAMP, NULL FROM changed""",
         [tenant_id],
     )
-    good = conn.execute("SELECT count(DISTINCT _pk) FROM incoming WHERE _problem IS NULL").fetchone()[0]
+    for child in spec.children:
+        _replace_children(conn, spec, child, tenant_id)
+    good, distinct = conn.execute("SELECT count(*), count(DISTINCT _pk) FROM incoming WHERE _problem IS NULL").fetchone()
     changed, new = conn.execute("SELECT count(*), count(*) FILTER (WHERE _is_new) FROM changed").fetchone()
-    return good, changed, new
+    return distinct, changed, new, good - distinct
 
 
-def _advance_cursor(
-    conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str, cursor_before: str | None
-) -> str | None:
+def _replace_children(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, child: ChildSpec, tenant_id: str) -> None:
+    parent = child.parent_key
+    table = spec.child_table(child)
+    conn.execute(f"DELETE FROM {table} WHERE tenant_id = ? AND {parent} IN (SELECT _pk FROM changed)", [tenant_id])
+    typed = ", ".join(f"{c.typed_sql()} AS {c.name}" for c in child.columns)
+    conn.execute(
+        f"""INSERT INTO {table} (tenant_id, {parent}, line_number, {', '.join(c.name for c in child.columns)})
+            SELECT ?, _pk, line_number, {typed}
+            FROM (SELECT _pk, unnest(json_extract(record, '{child.array_path}[*]')) AS record,
+                         generate_subscripts(json_extract(record, '{child.array_path}[*]'), 1) AS line_number
+                  FROM changed)""",
+        [tenant_id],
+    )
+
+
+def _mark_disappeared(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str) -> int:
+    key = spec.key.name
+    return conn.execute(
+        f"""UPDATE {spec.staging_table} SET deleted_at = now()::TIMESTAMP
+            WHERE tenant_id = ? AND deleted_at IS NULL
+              AND {key} NOT IN (SELECT _pk FROM incoming WHERE _pk IS NOT NULL)""",
+        [tenant_id],
+    ).fetchone()[0]
+
+
+def _advance_cursor(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str, cursor_before: str | None) -> str | None:
     if not spec.cursor_column:
         return cursor_before
     newest = conn.execute(

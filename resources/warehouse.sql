@@ -41,3 +41,14 @@ CREATE TABLE IF NOT EXISTS sync.masterdata_uploads (
     checked_at     TIMESTAMP,
     PRIMARY KEY (tenant_id, list_type, content_hash, sent_at)
 );
+
+-- Documents fetched beside a record (B2Brouter's UBL of a received invoice), kept verbatim.
+CREATE TABLE IF NOT EXISTS raw.b2brouter_invoice_documents (
+    tenant_id     VARCHAR NOT NULL,
+    invoice_id    VARCHAR NOT NULL,
+    document_type VARCHAR NOT NULL,
+    content       VARCHAR NOT NULL,
+    content_hash  VARCHAR NOT NULL,
+    fetched_at    TIMESTAMP NOT NULL,
+    PRIMARY KEY (tenant_id, invoice_id, document_type)
+);

@@ -24,7 +24,7 @@ HOST = "127.0.0.1"
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, default=8765, help="0 = any free port")
-    p.add_argument("--size", type=int, default=200, help="number of Rutter vendors")
+    p.add_argument("--size", type=int, default=200, help="number of Rutter vendors of acme (globex: a quarter)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--processing-delay", type=float, default=0.3, help="seconds a Routty upload stays Pending")
     p.add_argument("--port-file", help="write the bound port here (for callers that pass --port 0)")

@@ -1,4 +1,5 @@
-"""Admin endpoints under /_sandbox: health, reset, request log, faults, ground truth, Routty knobs.
+"""Admin endpoints under /_sandbox: health, reset, request log, faults, ground truth and mutations of
+every stream of every tenant, Routty knobs.
 
 Not part of any simulated API and never subject to faults or the request log.
 """
@@ -14,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox import credentials
+from sandbox import b2brouter, credentials, jortt, rutter
+from sandbox.dataset import Tenant
 from sandbox.faults import SYSTEMS
 
 if TYPE_CHECKING:
@@ -55,7 +57,8 @@ def _non_negative(data: dict, name: str, kind: type) -> None:
 
 def routes(state: SandboxState) -> list[Route]:
     async def health(request: Request) -> dict:
-        return {"status": "ok", "size": state.size, "seed": state.seed, "systems": list(SYSTEMS)}
+        return {"status": "ok", "size": state.size, "seed": state.seed, "systems": list(SYSTEMS),
+                "tenants": list(state.dataset.tenants)}
 
     async def reset(request: Request) -> dict:
         data = await _json(request)
@@ -114,6 +117,49 @@ def routes(state: SandboxState) -> list[Route]:
             conn.is_ready = data["is_ready"]
         return {"connection": conn.info(), "is_ready": conn.is_ready}
 
+    def target(request: Request) -> tuple[Tenant, str, str]:
+        """The tenant (?tenant=, default acme), system and stream a ground-truth call names."""
+        name = request.query_params.get("tenant", "acme")
+        tenant = state.dataset.tenants.get(name)
+        if tenant is None:
+            raise AdminError(404, f"no tenant {name!r}; tenants: {', '.join(state.dataset.tenants)}")
+        system, stream = request.path_params["system"], request.path_params["stream"]
+        try:
+            tenant.collection(system, stream)
+        except KeyError:
+            raise AdminError(404, f"no stream {system}/{stream}") from None
+        return tenant, system, stream
+
+    def present(tenant: Tenant, system: str, stream: str, records: list[dict], api: str | None = None) -> list:
+        """As the API serves them: its order, and for Jortt the tenant's API shape (or ?api=)."""
+        if api not in (None, "current", "legacy"):
+            raise AdminError(400, "api must be current or legacy")
+        if system == "jortt":
+            return jortt.present(tenant, stream, records, api)
+        return {"rutter": rutter.present, "b2brouter": b2brouter.present}[system](tenant, stream, records)
+
+    async def truth(request: Request) -> dict:
+        tenant, system, stream = target(request)
+        return {"records": present(tenant, system, stream, tenant.collection(system, stream),
+                                   request.query_params.get("api"))}
+
+    def on_record(request: Request, action):
+        try:
+            return action(request.path_params["record_id"])
+        except KeyError:
+            raise AdminError(404, f"no record {request.path_params['record_id']} in {request.url.path}") from None
+
+    async def touch(request: Request) -> dict:
+        changes = await _json(request)
+        tenant, system, stream = target(request)
+        record = on_record(request, lambda rid: state.dataset.touch(tenant.name, system, stream, rid, changes))
+        return {"record": present(tenant, system, stream, [record])[0]}
+
+    async def delete(request: Request) -> dict:
+        tenant, system, stream = target(request)
+        on_record(request, lambda rid: state.dataset.delete(tenant.name, system, stream, rid))
+        return {"status": "ok", "deleted": request.path_params["record_id"]}
+
     async def routty_masterdata(request: Request) -> dict:
         state.routty.settle()
         return {"uploads": [u.admin() for u in state.routty.uploads.values()]}
@@ -141,6 +187,9 @@ def routes(state: SandboxState) -> list[Route]:
         Route("/reset", _endpoint(reset), methods=["POST"]),
         Route("/stats", _endpoint(stats), methods=["GET", "DELETE"]),
         Route("/faults", _endpoint(faults), methods=["GET", "POST", "DELETE"]),
+        Route("/truth/{system}/{stream}", _endpoint(truth)),
+        Route("/truth/{system}/{stream}/{record_id}", _endpoint(delete), methods=["DELETE"]),
+        Route("/touch/{system}/{stream}/{record_id}", _endpoint(touch), methods=["POST"]),
         Route("/rutter/vendors", _endpoint(rutter_vendors)),
         Route("/rutter/vendors/{vendor_id}", _endpoint(touch_vendor), methods=["POST"]),
         Route("/rutter/connections/{access_token}", _endpoint(rutter_connection), methods=["POST"]),

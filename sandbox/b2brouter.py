@@ -1,4 +1,5 @@
-"""B2Brouter e-invoicing API (mounted at /b2brouter): accounts, contacts, received invoices."""
+"""B2Brouter e-invoicing API (mounted at /b2brouter): accounts, contacts, received and issued invoices,
+their UBL documents. Each API key opens one account (tenant) and sees nothing of the others."""
 
 from __future__ import annotations
 
@@ -7,18 +8,18 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox import credentials
-from sandbox.dataset import unix_ms
+from sandbox.dataset import Tenant, unix_ms
+from sandbox.documents import pdf, ubl_invoice
 
 if TYPE_CHECKING:
     from sandbox.app import SandboxState
 
 DEFAULT_VERSION = "2025-10-13"
 DEFAULT_LIMIT, MAX_LIMIT = 25, 500
-INVOICE_TYPES = {"ReceivedInvoice", "IssuedInvoice"}
+INVOICE_STREAMS = {"ReceivedInvoice": "received_invoices", "IssuedInvoice": "issued_invoices"}  # by `type`
 
 
 class B2BError(Exception):
@@ -53,42 +54,79 @@ def _paged(request: Request, key: str, rows: list[dict]) -> dict:
     return {key: rows[offset: offset + limit], "meta": {"total_count": len(rows), "offset": offset, "limit": limit}}
 
 
-def _endpoint(handler):
-    """API key check, version echo and request id, around every endpoint."""
-    async def endpoint(request: Request) -> JSONResponse:
-        headers = {"X-B2B-API-Request-Id": str(uuid.uuid4()),
-                   "X-B2B-API-Version": request.headers.get("x-b2b-api-version", DEFAULT_VERSION)}
-        try:
-            if request.headers.get("x-b2b-api-key") != credentials.B2BROUTER_API_KEY:
-                raise B2BError(401, "Invalid or missing API key (X-B2B-API-Key)")
-            return JSONResponse(handler(request), headers=headers)
-        except B2BError as e:
-            return JSONResponse({"error": str(e)}, status_code=e.status, headers=headers)
-    return endpoint
+def _sorted(invoices: list[dict]) -> list[dict]:
+    """updated_at ascending, then id: stable under offset paging while nothing changes."""
+    return sorted(invoices, key=lambda i: (unix_ms(i["updated_at"]), i["id"]))
+
+
+def present(tenant: Tenant, stream: str, records: list[dict]) -> list[dict]:
+    """Records in the order the list endpoint serves them (ground truth for the admin API)."""
+    return _sorted(records) if stream in INVOICE_STREAMS.values() else records
+
+
+def _party(record: dict) -> dict:
+    """An account or contact as a UBL party."""
+    return {"name": record["name"], "vat": record.get("tin_value"), "country": (record.get("country") or "").upper(),
+            "street": record.get("address"), "city": record.get("city"), "postal_code": record.get("postalcode")}
+
+
+def _ubl(tenant: Tenant, invoice: dict) -> bytes:
+    contact = next((c for c in tenant.b2b["contacts"] if c["id"] == invoice["contact"]["id"]), invoice["contact"])
+    parties = [_party(contact), _party(tenant.b2b_account)]
+    supplier, customer = parties if invoice["type"] == "ReceivedInvoice" else reversed(parties)
+    return ubl_invoice(invoice, supplier, customer)
 
 
 def routes(state: SandboxState) -> list[Route]:
-    def account(request: Request) -> dict:
-        ref = request.path_params["account"]
-        for acc in state.dataset.b2b_accounts:
-            if ref in (str(acc["id"]), acc["identifier"]):
-                return acc
-        raise B2BError(404, f"Account {ref} not found")
+    def endpoint(handler):
+        """API key -> tenant, version echo and request id, around every endpoint."""
+        async def wrapped(request: Request) -> Response:
+            headers = {"X-B2B-API-Request-Id": str(uuid.uuid4()),
+                       "X-B2B-API-Version": request.headers.get("x-b2b-api-version", DEFAULT_VERSION)}
+            try:
+                tenant = state.dataset.tenant_where("b2brouter_api_key", request.headers.get("x-b2b-api-key"))
+                if tenant is None:
+                    raise B2BError(401, "Invalid or missing API key (X-B2B-API-Key)")
+                result = handler(request, tenant)
+                if isinstance(result, Response):
+                    result.headers.update(headers)
+                    return result
+                return JSONResponse(result, headers=headers)
+            except B2BError as e:
+                return JSONResponse({"error": str(e)}, status_code=e.status, headers=headers)
+        return wrapped
 
-    def accounts(request: Request) -> dict:
-        return _paged(request, "accounts", state.dataset.b2b_accounts)
+    def check_account(request: Request, tenant: Tenant) -> None:
+        ref, acc = request.path_params["account"], tenant.b2b_account
+        if ref not in (str(acc["id"]), acc["identifier"]):  # another key's account is not there at all
+            raise B2BError(404, f"Account {ref} not found")
 
-    def contacts(request: Request) -> dict:
-        account(request)
-        return _paged(request, "contacts", state.dataset.b2b_contacts)
+    def find_invoice(request: Request, tenant: Tenant) -> dict:
+        for stream in INVOICE_STREAMS.values():
+            for inv in tenant.b2b[stream]:
+                if str(inv["id"]) == request.path_params["invoice_id"]:
+                    return inv
+        raise B2BError(404, f"Invoice {request.path_params['invoice_id']} not found")
 
-    def invoices(request: Request) -> dict:
-        account(request)
+    @endpoint
+    def accounts(request: Request, tenant: Tenant) -> dict:
+        return _paged(request, "accounts", [tenant.b2b_account])
+
+    @endpoint
+    def contacts(request: Request, tenant: Tenant) -> dict:
+        check_account(request, tenant)
+        page = _paged(request, "contacts", tenant.b2b["contacts"])
+        page["contacts"] = state.faults.malform("b2brouter", page["contacts"])
+        return page
+
+    @endpoint
+    def invoices(request: Request, tenant: Tenant) -> dict:
+        check_account(request, tenant)
         q = request.query_params
         kind = q.get("type")
-        if kind is not None and kind not in INVOICE_TYPES:
-            raise B2BError(400, f"type must be one of {sorted(INVOICE_TYPES)}")
-        rows = [i for i in state.dataset.b2b_invoices if kind is None or i["type"] == kind]
+        if kind is not None and kind not in INVOICE_STREAMS:
+            raise B2BError(400, f"type must be one of {sorted(INVOICE_STREAMS)}")
+        rows = [i for t, stream in INVOICE_STREAMS.items() if kind in (None, t) for i in tenant.b2b[stream]]
         if "updated_at" in q:  # strictly after: the project's incremental cursor
             after = _moment_ms(q["updated_at"], "updated_at")
             rows = [i for i in rows if unix_ms(i["updated_at"]) > after]
@@ -96,21 +134,33 @@ def routes(state: SandboxState) -> list[Route]:
             rows = [i for i in rows if i["date"] >= q["date_from"][:10]]
         if "date_to" in q:
             rows = [i for i in rows if i["date"] <= q["date_to"][:10]]
-        return _paged(request, "invoices", sorted(rows, key=lambda i: i["id"]))
+        page = _paged(request, "invoices", _sorted(rows))
+        page["invoices"] = state.faults.malform("b2brouter", page["invoices"], "date")
+        return page
 
-    def invoice(request: Request) -> dict:
-        for inv in state.dataset.b2b_invoices:
-            if str(inv["id"]) == request.path_params["invoice_id"]:
-                return {"invoice": inv}
-        raise B2BError(404, f"Invoice {request.path_params['invoice_id']} not found")
+    @endpoint
+    def invoice(request: Request, tenant: Tenant) -> dict:
+        return {"invoice": find_invoice(request, tenant)}
 
-    def not_found(request: Request) -> dict:
+    @endpoint
+    def document(request: Request, tenant: Tenant) -> Response:
+        found, kind = find_invoice(request, tenant), request.path_params["document_type"]
+        if kind == "xml.ubl.invoice.bis3":
+            return Response(_ubl(tenant, found), media_type="application/xml")
+        if kind == "pdf.invoice":
+            return Response(pdf([f"Invoice {found['number']}", f"Date {found['date']}", found["contact"]["name"],
+                                 f"Total {found['currency']} {found['total']:.2f}"]), media_type="application/pdf")
+        raise B2BError(404, f"Document type {kind} is not available for invoice {found['id']}")
+
+    @endpoint
+    def not_found(request: Request, tenant: Tenant) -> dict:
         raise B2BError(404, f"Unknown endpoint: {request.method} {request.url.path}")
 
     return [
-        Route("/accounts", _endpoint(accounts)),
-        Route("/accounts/{account}/invoices", _endpoint(invoices)),
-        Route("/accounts/{account}/contacts", _endpoint(contacts)),
-        Route("/invoices/{invoice_id}", _endpoint(invoice)),
-        Route("/{path:path}", _endpoint(not_found), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        Route("/accounts", accounts),
+        Route("/accounts/{account}/invoices", invoices),
+        Route("/accounts/{account}/contacts", contacts),
+        Route("/invoices/{invoice_id}", invoice),
+        Route("/invoices/{invoice_id}/as/{document_type}", document),
+        Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]

@@ -1,6 +1,7 @@
 """Fixed credentials of the local sandbox. They only open the simulators on 127.0.0.1: not secrets."""
 
 import base64
+from dataclasses import dataclass
 
 RUTTER_CLIENT_ID = "sandbox-rutter-client-id"
 RUTTER_CLIENT_SECRET = "sandbox-rutter-client-secret"
@@ -12,6 +13,8 @@ RUTTER_ACCESS_TOKENS = (RUTTER_ACCESS_TOKEN, RUTTER_ACCESS_TOKEN_2)
 
 JORTT_CLIENT_ID = "sandbox-jortt-client-id"
 JORTT_CLIENT_SECRET = "sandbox-jortt-client-secret"
+JORTT_CLIENT_ID_2 = "sandbox-jortt-client-id-2"
+JORTT_CLIENT_SECRET_2 = "sandbox-jortt-client-secret-2"
 JORTT_SCOPES = ("customers:read", "invoices:read", "invoices:write", "expenses:read", "organizations:read")
 JORTT_LEGACY_APP_NAME = "sandbox-jortt-app"
 JORTT_LEGACY_API_KEY = "sandbox-jortt-legacy-api-key"
@@ -19,8 +22,31 @@ JORTT_LEGACY_API_KEY = "sandbox-jortt-legacy-api-key"
 # B2Brouter keys starting with "test_" route to its sandbox, so the fake key looks like one.
 B2BROUTER_API_KEY = "test_sandbox-b2brouter-api-key"
 B2BROUTER_ACCOUNT_ID = "10001"
+B2BROUTER_API_KEY_2 = "test_sandbox-b2brouter-api-key-2"
+B2BROUTER_ACCOUNT_ID_2 = "10002"
 
 ROUTTY_API_KEY = "sandbox-routty-api-key"
+
+
+@dataclass(frozen=True)
+class TenantCredentials:
+    """What one company (tenant) logs in with; each credential sees only that tenant's data."""
+
+    name: str
+    rutter_access_token: str
+    jortt_api: str  # the API the tenant uses: "current" or "legacy"
+    jortt_client: tuple[str, str]  # current API (OAuth2 client id, secret)
+    jortt_legacy: tuple[str, str] | None  # legacy API (app name, api key)
+    b2brouter_api_key: str
+    b2brouter_account_id: str
+
+
+TENANTS = {t.name: t for t in (
+    TenantCredentials("acme", RUTTER_ACCESS_TOKEN, "current", (JORTT_CLIENT_ID, JORTT_CLIENT_SECRET), None,
+                      B2BROUTER_API_KEY, B2BROUTER_ACCOUNT_ID),
+    TenantCredentials("globex", RUTTER_ACCESS_TOKEN_2, "legacy", (JORTT_CLIENT_ID_2, JORTT_CLIENT_SECRET_2),
+                      (JORTT_LEGACY_APP_NAME, JORTT_LEGACY_API_KEY), B2BROUTER_API_KEY_2, B2BROUTER_ACCOUNT_ID_2),
+)}
 
 
 def basic_auth(authorization: str | None) -> tuple[str, str] | None:

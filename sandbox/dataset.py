@@ -13,7 +13,8 @@ import string
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
 
 from sandbox import credentials
 
@@ -364,7 +365,256 @@ def _connection(rng: random.Random, token: str, org_id: str, n_vendors: int) -> 
     return conn, own, companies
 
 
+# ---------------------------------------------------------------- money
+
+CENT = Decimal("0.01")
+EU = {"NL", "BE", "DE", "FR", "ES", "IT", "PL", "DK", "IE", "GR", "BG"}
+TODAY = (EPOCH + timedelta(days=370)).date()  # the sandbox's "now" for due/late: after every invoice date
+
+
+def cents(value) -> Decimal:
+    return Decimal(value).quantize(CENT, ROUND_HALF_UP)
+
+
+def vat_breakdown(lines) -> dict[Decimal, tuple[Decimal, Decimal]]:
+    """(net, percent) per line -> {percent: (taxable, tax)}. VAT is rounded to cents once per rate, as
+    EN 16931 totals an invoice; every generated total and the UBL documents use this one rule."""
+    bases: dict[Decimal, Decimal] = {}
+    for net, pct in lines:
+        bases[pct] = bases.get(pct, Decimal(0)) + net
+    return {pct: (base, cents(base * pct / 100)) for pct, base in bases.items()}
+
+
+def _day(day: int) -> str:
+    return (EPOCH + timedelta(days=day)).date().isoformat()
+
+
+def _stamps(rng: random.Random, null_updated: float = 0.0) -> tuple[int, str, str | None]:
+    """(day, created_at, updated_at) spread over 2024; updated_at null with the given probability."""
+    created = rng.randint(0, 300 * DAY_MS)
+    updated = None if rng.random() < null_updated else iso_ms(created + rng.randint(0, 60 * DAY_MS))
+    return created // DAY_MS, iso_ms(created), updated
+
+
+# ---------------------------------------------------------------- Rutter books (2024-08-31 shapes)
+
+CHART = [  # nominal code, name, account_type, category: a Dutch small-business chart of accounts
+    ("0100", "Inventaris", "fixed_asset", "asset"), ("0200", "Vervoermiddelen", "fixed_asset", "asset"),
+    ("0500", "Eigen vermogen", "equity", "equity"), ("1000", "Kas", "bank", "asset"),
+    ("1100", "Bank ING zakelijk", "bank", "asset"), ("1300", "Debiteuren", "accounts_receivable", "asset"),
+    ("1500", "Af te dragen btw", "other_current_liability", "liability"),
+    ("1600", "Crediteuren", "accounts_payable", "liability"), ("3000", "Voorraad", "other_current_asset", "asset"),
+    ("4000", "Lonen en salarissen", "expense", "expense"), ("4100", "Huisvestingskosten", "expense", "expense"),
+    ("4200", "Autokosten", "expense", "expense"), ("4300", "Kantoorkosten", "expense", "expense"),
+    ("4400", "Verkoopkosten", "expense", "expense"), ("4600", "Transport & logistiek", "expense", "expense"),
+    ("7000", "Inkoopwaarde van de omzet", "cost_of_goods_sold", "expense"),
+    ("8000", "Omzet hoog tarief", "income", "income"), ("8100", "Omzet laag tarief", "income", "income"),
+    ("8200", "Omzet verlegd / ICP", "income", "income"), ("9000", "Rentebaten", "other_income", "income"),
+]
+SUB_ACCOUNTS = ["Amsterdam", "Rotterdam", "Projecten", "Onderhoud", "Software & licenties", "Reiskosten"]
+PRODUCTS = [  # name, item type, lowest and highest purchase price
+    ("Schroeven RVS 4×40 mm (doos à 200)", "inventory", 8, 40), ("Europallet 120×80", "inventory", 10, 25),
+    ("Kabelgoot 2 m", "inventory", 5, 30), ("Veiligheidshelm EN 397", "inventory", 10, 35),
+    ("Koffiebonen 1 kg", "non_inventory", 12, 30), ("Printpapier A4 80 g/m² (5×500)", "non_inventory", 18, 35),
+    ("Consultancy per uur", "service", 75, 160), ("Installatie op locatie", "service", 60, 120),
+    ("Transport per rit", "service", 45, 400), ("Onderhoudscontract (maand)", "service", 100, 900),
+    ("Softwarelicentie – jaar", "non_inventory", 200, 2500), ("Büroklammern „Premium“", "inventory", 2, 8),
+    ('Monitor 27" 4K', "inventory", 250, 600), ("Reparatie & <spoed>toeslag", "service", 50, 250),
+]
+TAX_RATES = {"1": Decimal(21), "2": Decimal(9), "3": Decimal(0)}  # Rutter tax_rate_id -> percent
+QUANTITIES = [Decimal(q) for q in ("1", "1", "2", "3", "5", "10", "12", "24", "0.5", "2.5")]
+DOC_STATUSES = (["open", "partially_paid", "paid", "void", "draft", "submitted"], [5, 1, 8, 0.5, 1, 0.5])
+
+
+def _accounts(rng: random.Random, n_vendors: int) -> list[dict]:
+    chart = list(CHART)
+    for k in range(n_vendors // 10):  # bigger books: more cost centres under the expense accounts
+        code, name, kind, category = rng.choice([c for c in CHART if c[2] == "expense"])
+        chart.append((f"{code}.{k + 1:02d}", f"{name} – {rng.choice(SUB_ACCOUNTS)}", kind, category))
+    out = []
+    for i, (code, name, kind, category) in enumerate(chart):
+        _, created, updated = _stamps(rng, null_updated=0.06)  # nullable since 2024-08-31
+        out.append(_mess(rng, {
+            "id": _uuid(rng), "platform_id": str(100 + i), "account_type": kind, "category": category,
+            "status": "inactive" if rng.random() < 0.05 else "active",
+            "balance": float(cents(rng.uniform(-5000, 250000))), "currency_code": "EUR", "name": name,
+            "nominal_code": code, "created_at": created, "updated_at": updated}, ["nominal_code"], 0.03))
+    return out
+
+
+def _of_type(accounts: list[dict], *kinds: str) -> list[str]:
+    return [a["id"] for a in accounts if a["account_type"] in kinds]
+
+
+def _items(rng: random.Random, n: int, accounts: list[dict]) -> list[dict]:
+    costs, income = _of_type(accounts, "expense", "cost_of_goods_sold"), _of_type(accounts, "income")
+    out = []
+    for i in range(n):
+        name, kind, low, high = PRODUCTS[i % len(PRODUCTS)]
+        name += f" – variant {i // len(PRODUCTS) + 1}" if i >= len(PRODUCTS) else ""
+        cost, rate = cents(rng.uniform(low, high)), rng.choice(["1", "1", "1", "2"])
+        _, created, updated = _stamps(rng)
+        buy = {"unit_price": float(cost), "description": name, "account_id": rng.choice(costs), "tax_rate_id": rate}
+        sell = {"unit_price": float(cents(cost * Decimal(rng.choice(["1.25", "1.4", "1.8"])))),
+                "description": name, "account_id": rng.choice(income), "tax_rate_id": rate}
+        out.append(_mess(rng, {
+            "id": _uuid(rng), "platform_id": str(5000 + i), "code": f"ART-{1000 + i}", "name": name,
+            "status": "archived" if rng.random() < 0.05 else "active", "type": kind,
+            "bill_item": None if kind == "service" and rng.random() < 0.3 else buy,  # sold only
+            "invoice_item": None if kind == "non_inventory" else sell,  # bought for own use
+            "created_at": created, "updated_at": updated}, ["code"], 0.04))
+    return out
+
+
+def _customers(rng: random.Random, n: int) -> list[dict]:
+    out = []
+    for i, co in enumerate(_companies(rng, n)):
+        _, created, updated = _stamps(rng, null_updated=0.03)
+        addresses = [_rutter_address(rng, co, "billing")] if rng.random() < 0.95 else []
+        out.append(_mess(rng, {
+            "id": _uuid(rng), "platform_id": str(3000 + i), "customer_name": co["name"],
+            "contact_name": rng.choice(PEOPLE), "email": co["email"], "phone": co["phone"],
+            "registration_number": co["registration"], "tax_number": co["vat"],
+            "status": "archived" if rng.random() < 0.06 else "active", "currency_code": co["currencies"][0],
+            "addresses": addresses, "created_at": created, "updated_at": updated},
+            ["contact_name", "email", "phone", "registration_number", "tax_number"]))
+    return out
+
+
+def _line(rng: random.Random, item: dict, side: str, fallback_accounts: list[str]) -> tuple[dict, Decimal]:
+    """One line of `item` bought ("bill_item") or sold ("invoice_item"): quantity × price, in cents."""
+    terms = item[side]
+    qty = rng.choice(QUANTITIES)
+    unit = cents(Decimal(str(terms["unit_price"])) * Decimal(rng.choice(["1", "1", "0.95", "1.05"])))
+    line = {"description": terms["description"], "total_amount": float(cents(qty * unit)),
+            "account_id": terms["account_id"] or rng.choice(fallback_accounts), "tax_rate_id": terms["tax_rate_id"],
+            "item": {"id": item["id"], "quantity": float(qty), "unit_amount": float(unit)}}
+    return line, qty
+
+
+def _purchase_order(rng: random.Random, i: int, vendor: dict, items: list[dict], costs: list[str]) -> dict:
+    day, created, updated = _stamps(rng)
+    lines, qty = [], Decimal(0)
+    for it in rng.sample(items, min(len(items), rng.randint(1, 4))):
+        line, q = _line(rng, it, "bill_item", costs)
+        lines.append(_mess(rng, {**line, "class_id": rng.choice([None, "1", "2", "3"]),
+                                 "department_id": rng.choice([None, "10", "20"])}, ["class_id", "department_id"]))
+        qty += q
+    return _mess(rng, {
+        "id": _uuid(rng), "platform_id": f"PO{7000 + i}", "vendor_id": vendor["id"],
+        "subsidiary_id": rng.choice(["1", "1", "2"]), "issue_date": _day(day),
+        "status": rng.choices(["open", "closed", "pending_bill", "unknown"], [4, 4, 2, 0.3])[0],
+        "currency_code": (vendor.get("currency_codes") or ["EUR"])[0], "document_number": f"PO-2024-{i + 1:05d}",
+        "memo": rng.choice(["", "Levering week 12", 'Spoed — "graag vóór vrijdag"', "Zie offerte & voorwaarden"]),
+        "total_amount": float(sum(Decimal(str(ln["total_amount"])) for ln in lines)), "total_quantity": float(qty),
+        "line_items": lines, "created_at": created, "updated_at": updated}, ["memo", "subsidiary_id"], 0.05)
+
+
+def _as_strings(po: dict) -> dict:
+    """The other copy of the 2024-08-31 docs: amounts as decimal strings."""
+    po["total_amount"], po["total_quantity"] = f"{po['total_amount']:.2f}", str(po["total_quantity"])
+    for line in po["line_items"]:
+        line["total_amount"] = f"{line['total_amount']:.2f}"
+        line["item"] = {**line["item"], "unit_amount": f"{line['item']['unit_amount']:.2f}"}
+    return po
+
+
+def _document(rng: random.Random, lines: list[dict], currency: str, day: int, created: str, updated) -> dict:
+    """The money and status fields bills and AR invoices share. Invariant: total_amount = sub_total
+    - total_discount + tax_amount, sub_total = sum of line totals, tax per rate as vat_breakdown."""
+    nets = [(Decimal(str(ln["total_amount"])), TAX_RATES[ln["tax_rate_id"]]) for ln in lines]
+    sub = sum((n for n, _ in nets), Decimal(0))
+    tax = sum((t for _, t in vat_breakdown(nets).values()), Decimal(0))
+    discount = cents(sub * Decimal("0.02")) if rng.random() < 0.1 else Decimal(0)  # early-payment discount
+    total = sub - discount + tax
+    status = rng.choices(*DOC_STATUSES)[0]
+    due = {"paid": Decimal(0), "void": Decimal(0),
+           "partially_paid": cents(total * Decimal(rng.choice(["0.25", "0.5", "0.75"])))}.get(status, total)
+    return {"issue_date": _day(day), "due_date": None if rng.random() < 0.04 else _day(day + rng.choice([14, 30, 60])),
+            "status": status, "currency_code": currency, "sub_total": float(sub), "tax_amount": float(tax),
+            "total_amount": float(total), "amount_due": float(due), "total_discount": float(discount),
+            "line_items": lines, "created_at": created, "updated_at": updated}
+
+
+def _bill(rng: random.Random, i: int, vendor: dict, po: dict | None, items: list[dict], costs: list[str],
+          payables: list[str]) -> dict:
+    day, created, updated = _stamps(rng)
+    if po is not None:  # billed as ordered: the PO's lines
+        lines = [{k: copy.deepcopy(ln[k]) for k in ("description", "total_amount", "account_id", "tax_rate_id", "item")}
+                 for ln in po["line_items"]]
+    else:
+        lines = [_line(rng, it, "bill_item", costs)[0] for it in rng.sample(items, min(len(items), rng.randint(1, 3)))]
+        if rng.random() < 0.3:  # a free-text line without an item
+            lines.append({"description": rng.choice(["Vrachtkosten", "Toeslag klein order", "Kilometervergoeding"]),
+                          "total_amount": float(cents(rng.uniform(5, 150))), "account_id": rng.choice(costs),
+                          "tax_rate_id": "1"})
+    bill = {"id": _uuid(rng), "platform_id": f"VB{9000 + i}", "vendor_id": vendor["id"],
+            "account_id": rng.choice(payables), "payment_terms_id": vendor.get("payment_terms_id"),
+            "document_number": rng.choice([f"INV-{rng.randint(1000, 99999)}", f"{rng.randint(2024000, 2024999)}",
+                                           f"F/{rng.randint(1, 999)}/2024"]),
+            "memo": rng.choice(["", "Factuur per e-mail ontvangen", "Peppol"]),
+            "linked_purchase_orders": [{"id": po["id"]}] if po is not None else [],
+            **_document(rng, lines, (vendor.get("currency_codes") or ["EUR"])[0], day, created, updated)}
+    return _mess(rng, bill, ["memo", "account_id", "payment_terms_id"], 0.04)
+
+
+def _ar_invoice(rng: random.Random, i: int, customer: dict, items: list[dict], income: list[str],
+                receivables: list[str]) -> dict:
+    day, created, updated = _stamps(rng)
+    lines = [_line(rng, it, "invoice_item", income)[0] for it in rng.sample(items, min(len(items), rng.randint(1, 4)))]
+    for line in lines:
+        if rng.random() < 0.1:
+            del line["item"]  # a free-text line
+    invoice = {"id": _uuid(rng), "platform_id": f"INV{4000 + i}", "customer_id": customer["id"],
+               "account_id": rng.choice(receivables), "payment_terms_id": rng.choice(["1", "2", "3"]),
+               "document_number": f"2024-{i + 1:05d}", "memo": rng.choice(["", "Bedankt voor uw bestelling!"]),
+               **_document(rng, lines, customer["currency_code"], day, created, updated)}
+    if rng.random() < 0.03:
+        invoice["issue_date"] = None  # nullable since 2024-08-31
+    return _mess(rng, invoice, ["memo", "account_id"], 0.04)
+
+
+def _rutter_books(rng: random.Random, vendors: list[dict]) -> dict[str, list[dict]]:
+    """Every Rutter stream besides vendors, referring to the connection's own records."""
+    v = len(vendors)
+    accounts = _accounts(rng, v)
+    items = _items(rng, max(10, v // 2), accounts)
+    customers = _customers(rng, max(8, v // 2))
+    costs, income = _of_type(accounts, "expense", "cost_of_goods_sold"), _of_type(accounts, "income")
+    buyable = [it for it in items if it["bill_item"]]
+    sellable = [it for it in items if it["invoice_item"]]
+    payables, receivables = _of_type(accounts, "accounts_payable"), _of_type(accounts, "accounts_receivable")
+    pos = [_purchase_order(rng, i, rng.choice(vendors), buyable, costs) for i in range(max(10, v))]
+    vendor_by_id = {x["id"]: x for x in vendors}
+    bills = []
+    for i in range(max(12, v * 3 // 2)):
+        po = rng.choice(pos) if rng.random() < 0.3 else None  # billed against a PO of the same vendor
+        vendor = vendor_by_id[po["vendor_id"]] if po else rng.choice(vendors)
+        bills.append(_bill(rng, i, vendor, po, buyable, costs, payables))
+    invoices = [_ar_invoice(rng, i, rng.choice(customers), sellable, income, receivables) for i in range(max(10, v))]
+    pos = [_as_strings(po) if rng.random() < 0.03 else po for po in pos]  # after the bills copied numbers
+    return {"purchase_orders": pos, "bills": bills, "invoices": invoices, "customers": customers,
+            "accounts": accounts, "items": items}
+
+
 # ---------------------------------------------------------------- Jortt
+
+LEDGERS = {  # category: [(group, [selectable accounts])]
+    "cost": [("Huisvestingskosten", ["Huur", "Gas, water & licht"]), ("Autokosten", ["Brandstof", "Lease"]),
+             ("Kantoorkosten", ["Software", "Telefoon & internet", "Kantoorbenodigdheden"]),
+             ("Verkoopkosten", ["Reclame", "Representatie"]), ("Inkoop", ["Materialen", "Uitbesteed werk"])],
+    "income": [("Omzet", ["Omzet 21%", "Omzet 9%", "Omzet verlegd", "Omzet buiten de EU"]),
+               ("Overige opbrengsten", ["Rentebaten", "Diverse baten"])],
+    "balance": [("Activa", ["Bank", "Kas", "Debiteuren", "Inventaris"]),
+                ("Passiva", ["Crediteuren", "Af te dragen btw", "Eigen vermogen"])],
+}
+SERVICES = ["Advieswerkzaamheden", "Installatie zonnepanelen", "Onderhoud Q1", "Levering kantoormeubilair",
+            "Training & workshop", "Ontwerp logo <concept>", "Vertaling NL→DE", "Reiskosten (km × € 0,23)",
+            "Licentie ‘Pro’ – jaar", "Catering „Hollandse pot“"]
+EXPENSES = ["Tankbon Shell", "Lunch met klant", "Adobe Creative Cloud", "Kantoorhuur januari", "KPN zakelijk",
+            "Parkeren Q-Park", "Bol.com – kantoorartikelen", "NS Business Card", "Google Workspace"]
+UNITS = [Decimal(u) for u in ("1", "1", "2", "3", "0.5", "1.5", "8", "10", "12.25")]
+
 
 def _jortt_customer(rng: random.Random, co: dict | None) -> dict:
     private = co is None
@@ -385,7 +635,115 @@ def _jortt_customer(rng: random.Random, co: dict | None) -> dict:
     }
 
 
-def _jortt(rng: random.Random, vendor_cos: list[dict], own: dict, size: int) -> tuple[list[dict], dict]:
+def _ledger_accounts(rng: random.Random) -> dict[str, list[dict]]:
+    out = {}
+    for category, groups in LEDGERS.items():
+        rows = out[f"ledger_accounts_{category}"] = []
+        for group, leaves in groups:
+            parent = {"ledger_account_id": _uuid(rng), "parent_ledger_account_id": None, "name": group,
+                      "selectable": False}
+            rows += [parent] + [{"ledger_account_id": _uuid(rng), "name": leaf, "selectable": True,
+                                 "parent_ledger_account_id": parent["ledger_account_id"]} for leaf in leaves]
+    return out
+
+
+def money_value(money: dict) -> Decimal:
+    """A Jortt money object, v1 ("value") or v2 ("amount") spelling."""
+    return Decimal(money["value"] if "value" in money else money["amount"])
+
+
+def _money(rng: random.Random, amount: Decimal, currency: str = "EUR") -> dict:
+    return {"amount" if rng.random() < 0.03 else "value": f"{amount:.2f}", "currency": currency}
+
+
+def _sale_specs(rng: random.Random, customer: dict, income: dict[str, str]) -> list[tuple]:
+    """(description, units, price, vat percent, ledger account) per line, VAT as Dutch rules say."""
+    country, business = customer["address_country_code"], not customer["is_private"]
+    specs = []
+    for _ in range(rng.randint(1, 4)):
+        if country == "NL" or not business:
+            pct, ledger = (Decimal(9), "Omzet 9%") if rng.random() < 0.2 else (Decimal(21), "Omzet 21%")
+        else:  # a business abroad: reverse-charged within the EU, export outside it
+            pct, ledger = Decimal(0), "Omzet verlegd" if country in EU else "Omzet buiten de EU"
+        specs.append((rng.choice(SERVICES), rng.choice(UNITS), cents(Decimal(rng.randint(500, 150000)) / 100),
+                      pct, income[ledger]))
+    return specs
+
+
+def _jortt_invoice(rng: random.Random, customer: dict, specs: list[tuple], day: int, status: str) -> dict:
+    """A v1 invoice. Invariant: line total = units × price (cents); invoice_total = sum of lines;
+    incl. VAT = total + VAT per rate (vat_breakdown)."""
+    lines, nets = [], []
+    for description, units, price, pct, ledger in specs:
+        net = cents(units * price)
+        nets.append((net, pct))
+        lines.append({"description": description, "number_of_units": str(float(units)),
+                      "amount_per_unit": _money(rng, price), "total_amount_excl_vat": _money(rng, net),
+                      "vat_percentage": str(float(pct)), "ledger_account_id": ledger})
+    total = sum((n for n, _ in nets), Decimal(0))
+    incl = total + sum((t for _, t in vat_breakdown(nets).values()), Decimal(0))
+    date = EPOCH.date() + timedelta(days=day)
+    due = date + timedelta(days=customer["payment_term"])
+    if status == "open":
+        status = "late" if due < TODAY else "sent"
+    return {
+        "id": _uuid(rng), "invoice_status": status, "invoice_number": None, "invoice_date": date.isoformat(),
+        "invoice_due_date": due.isoformat(), "customer_id": customer["id"], "tradename_id": None,
+        "invoice_total": _money(rng, total), "invoice_total_incl_vat": _money(rng, incl),
+        "invoice_due_amount": _money(rng, Decimal(0) if status == "paid" else incl), "credited_invoice_id": None,
+        "customer_company_name": customer["customer_name"], "customer_address_street": customer["address_street"],
+        "customer_address_postal_code": customer["address_postal_code"],
+        "customer_address_city": customer["address_city"],
+        "customer_address_country_code": customer["address_country_code"],
+        "customer_vat_number": customer["vat_number"], "customer_reference": customer["reference"],
+        "language": "nl" if customer["address_country_code"] in ("NL", "BE") else "en",
+        "reference": rng.choice([None, "", f"PO {rng.randint(1000, 9999)}", "Project Kaasmarkt"]),
+        "created_at": iso_ms(day * DAY_MS + rng.randint(0, DAY_MS)), "line_items": lines,
+    }
+
+
+def _jortt_invoices(rng: random.Random, customers: list[dict], income: dict[str, str], n: int) -> list[dict]:
+    active = [c for c in customers if not c["archived"]] or customers
+    tradename = _uuid(rng)
+    invoices, specs_of = [], {}
+    for _ in range(n):
+        customer, day = rng.choice(active), rng.randint(0, 355)
+        status = rng.choices(["draft", "paid", "open"], [1, 10 if day < 250 else 3, 3])[0]
+        specs = _sale_specs(rng, customer, income)
+        invoices.append(_jortt_invoice(rng, customer, specs, day, status))
+        specs_of[invoices[-1]["id"]] = (customer, specs, day)
+        if rng.random() < 0.2:
+            invoices[-1]["tradename_id"] = tradename
+    paid = [i for i in invoices if i["invoice_status"] == "paid"]
+    for original in rng.sample(paid, min(len(paid), max(1, n // 30))):
+        customer, specs, day = specs_of[original["id"]]  # credited in full: the same lines, negative prices
+        credit = _jortt_invoice(rng, customer, [(f"Credit: {d}", u, -p, v, led) for d, u, p, v, led in specs],
+                                min(day + rng.randint(1, 20), 364), "paid")
+        credit["credited_invoice_id"] = original["id"]
+        invoices.append(credit)
+    invoices.sort(key=lambda i: (i["invoice_date"], i["created_at"]))
+    numbered = [i for i in invoices if i["invoice_status"] != "draft"]  # drafts have no number yet
+    for seq, invoice in enumerate(numbered, 1):
+        invoice["invoice_number"] = f"2024-{seq:04d}"
+    return invoices
+
+
+def _expenses(rng: random.Random, cost_ledgers: list[str], n: int) -> list[dict]:
+    out = []
+    for _ in range(n):
+        day, created, _ = _stamps(rng)
+        pct = rng.choice([Decimal(21), Decimal(21), Decimal(9), Decimal(0)])
+        net = cents(rng.uniform(3, 2500))
+        vat = cents(net * pct / 100)
+        out.append({"id": _uuid(rng), "expense_type": rng.choice(["receipt", "receipt", "invoice", "cash"]),
+                    "description": rng.choice(EXPENSES), "vat_date": _day(day),
+                    "total_amount": {"value": f"{net + vat:.2f}", "currency": "EUR"},
+                    "vat_amount": {"value": f"{vat:.2f}", "currency": "EUR"}, "vat_percentage": str(float(pct)),
+                    "ledger_account_id": rng.choice(cost_ledgers), "created_at": created})
+    return sorted(out, key=lambda e: (e["vat_date"], e["id"]))
+
+
+def _jortt(rng: random.Random, vendor_cos: list[dict], own: dict, size: int) -> tuple[dict[str, list], dict]:
     n = max(5, size // 2)
     shared = rng.sample(vendor_cos, min(len(vendor_cos), n // 5))  # suppliers that are also customers
     cos = shared + [None if rng.random() < 0.1 else _company(rng) for _ in range(n - len(shared))]
@@ -396,7 +754,11 @@ def _jortt(rng: random.Random, vendor_cos: list[dict], own: dict, size: int) -> 
         "tax_registration_number": own["vat"], "chamber_of_commerce_number": own["registration"],
         "bank_account_iban": own["iban"], "vat_type": "normal",
     }
-    return customers, org
+    ledgers = _ledger_accounts(rng)
+    by_name = {a["name"]: a["ledger_account_id"] for a in ledgers["ledger_accounts_income"]}
+    costs = [a["ledger_account_id"] for a in ledgers["ledger_accounts_cost"] if a["selectable"]]
+    return {"customers": customers, "invoices": _jortt_invoices(rng, customers, by_name, 2 * size),
+            "expenses": _expenses(rng, costs, 2 * size), **ledgers}, org
 
 
 # ---------------------------------------------------------------- B2Brouter
@@ -405,91 +767,197 @@ def _b2b_party(co: dict, pid: int) -> dict:
     return {"id": pid, "name": co["name"], "tin_value": co["vat"], "country": co["country"].lower()}
 
 
-def _b2b(rng: random.Random, vendor_cos: list[dict], own: dict, size: int) -> tuple[list, list, list]:
-    account = {**_b2b_party(own, int(credentials.B2BROUTER_ACCOUNT_ID)),
+def _b2b_contact(rng: random.Random, co: dict, cid: int, client: bool) -> dict:
+    created = rng.randint(0, 300 * DAY_MS)
+    contact = {**_b2b_party(co, cid), "tin_scheme": PEPPOL_SCHEMES.get(co["country"]),
+               "email": co["email"], "address": co["street"], "city": co["city"],
+               "postalcode": co["postal_code"], "province": co["region"], "currency": co["currencies"][0],
+               "is_client": client, "is_provider": not client,
+               "created_at": iso_ms(created), "updated_at": iso_ms(created + rng.randint(0, 30 * DAY_MS))}
+    if co.get("iban") and rng.random() < 0.7:
+        contact["iban"] = co["iban"]
+    return contact
+
+
+def _tax_category(pct: Decimal, country: str) -> str:
+    return "S" if pct else ("AE" if country in EU - {"NL"} else "Z")  # reverse charge within the EU
+
+
+def _b2b_lines(specs: list[tuple], iid: int, country: str) -> tuple[list[dict], dict]:
+    """Lines from (description, quantity, price, percent) and the totals they add up to."""
+    lines, nets = [], []
+    for k, (description, qty, price, pct) in enumerate(specs, 1):
+        net = cents(qty * price)
+        nets.append((net, pct))
+        lines.append({"id": iid * 10 + k, "description": description, "quantity": float(qty),
+                      "price": float(price), "amount": float(net),
+                      "taxes": [{"name": "VAT", "category": _tax_category(pct, country), "percent": float(pct)}]})
+    sub = sum((n for n, _ in nets), Decimal(0))
+    tax = sum((t for _, t in vat_breakdown(nets).values()), Decimal(0))
+    return lines, {"subtotal": float(sub), "tax_amount": float(tax), "total": float(sub + tax)}
+
+
+def _b2b_invoice(rng: random.Random, iid: int, kind: str, contact: dict, specs: list[tuple], date, due,
+                 state: str, created_ms: int) -> dict:
+    lines, totals = _b2b_lines(specs, iid, contact["country"].upper())
+    return {"id": iid, "number": None, "date": date.isoformat(), "due_date": due.isoformat(), "state": state,
+            "type": kind, "contact": {k: contact[k] for k in ("id", "name", "tin_value", "country")},
+            "currency": contact["currency"] if kind == "ReceivedInvoice" else "EUR", **totals, "lines": lines,
+            "created_at": iso_ms(created_ms), "updated_at": iso_ms(created_ms + rng.randint(0, 20 * DAY_MS))}
+
+
+def _received(rng: random.Random, iid: int, contact: dict) -> dict:
+    day = rng.randint(0, 330)
+    country = contact["country"].upper()
+    rates = [Decimal(21), Decimal(21), Decimal(9)] if country == "NL" else [Decimal(0)]
+    specs = [(rng.choice([p[0] for p in PRODUCTS] + ["Vrachtkosten"]), rng.choice(QUANTITIES),
+              cents(rng.uniform(2, 4000)), rng.choice(rates)) for _ in range(rng.randint(1, 4))]
+    date = EPOCH.date() + timedelta(days=day)
+    invoice = _b2b_invoice(rng, iid, "ReceivedInvoice", contact, specs, date,
+                           date + timedelta(days=rng.choice([14, 30, 60])),
+                           rng.choice(["new", "new", "accepted", "paid", "refused", "annotated"]),
+                           day * DAY_MS + rng.randint(0, DAY_MS))
+    invoice["number"] = rng.choice([f"INV-2024-{iid % 10000:04d}", f"{rng.randint(100000, 999999)}",
+                                     f"F/{rng.randint(1, 999)}/2024"])
+    return invoice
+
+
+def _issued(rng: random.Random, iid: int, sale: dict, contact: dict) -> dict:
+    """A Jortt sales invoice as sent over the network: same number, dates, lines and totals."""
+    specs = [(ln["description"], Decimal(ln["number_of_units"]), money_value(ln["amount_per_unit"]),
+              Decimal(ln["vat_percentage"])) for ln in sale["line_items"]]
+    paid = sale["invoice_status"] == "paid"
+    state = "paid" if paid else rng.choice(["new", "sending", "sent", "sent", "accepted", "registered", "refused",
+                                            "closed", "error"])
+    invoice = _b2b_invoice(rng, iid, "IssuedInvoice", contact, specs, date.fromisoformat(sale["invoice_date"]),
+                           date.fromisoformat(sale["invoice_due_date"]), state,
+                           unix_ms(sale["created_at"]) - EPOCH_MS + rng.randint(60_000, 3_600_000))
+    invoice["number"] = sale["invoice_number"]
+    return invoice
+
+
+def _b2b(rng: random.Random, creds: credentials.TenantCredentials, vendor_cos: list[dict], own: dict, size: int,
+         jortt: dict[str, list], base: int) -> tuple[dict, dict[str, list]]:
+    """One account's contacts and invoices; ids start at `base` so that they are unique across accounts."""
+    account = {**_b2b_party(own, int(creds.b2brouter_account_id)),
                "identifier": _slug(own["name"]), "email": own["email"], "address": own["street"],
                "city": own["city"], "postalcode": own["postal_code"], "currency": "EUR",
                "created_at": iso_ms(0), "updated_at": iso_ms(DAY_MS)}
     n = max(3, size // 4)
     cos = rng.sample(vendor_cos, min(len(vendor_cos), n * 7 // 10))
     cos += [_company(rng) for _ in range(n - len(cos))]
-    contacts = []
-    for i, co in enumerate(cos):
-        created = rng.randint(0, 300 * DAY_MS)
-        contact = {**_b2b_party(co, 20000 + i), "tin_scheme": PEPPOL_SCHEMES.get(co["country"]),
-                   "email": co["email"], "address": co["street"], "city": co["city"],
-                   "postalcode": co["postal_code"], "province": co["region"], "currency": co["currencies"][0],
-                   "is_client": False, "is_provider": True,
-                   "created_at": iso_ms(created), "updated_at": iso_ms(created + rng.randint(0, 30 * DAY_MS))}
-        if co["iban"] and rng.random() < 0.7:
-            contact["iban"] = co["iban"]
-        contacts.append(contact)
-    invoices = [_b2b_invoice(rng, 50000 + i, rng.choice(contacts)) for i in range(max(5, size // 10))]
-    return [account], contacts, invoices
-
-
-def _b2b_invoice(rng: random.Random, iid: int, contact: dict) -> dict:
-    day = rng.randint(0, 330)
-    subtotal = round(rng.uniform(20, 25000), 2)
-    tax = round(subtotal * rng.choice([0.21, 0.21, 0.09, 0.0]), 2)
-    created = day * DAY_MS + rng.randint(0, DAY_MS)
-    date = (EPOCH + timedelta(days=day)).date()
-    return {
-        "id": iid, "number": rng.choice([f"INV-2024-{iid % 10000:04d}", f"{rng.randint(100000, 999999)}",
-                                         f"F/{rng.randint(1, 999)}/2024"]),
-        "date": date.isoformat(), "due_date": (date + timedelta(days=rng.choice([14, 30, 60]))).isoformat(),
-        "state": rng.choice(["new", "new", "accepted", "paid", "refused", "annotated"]),
-        "type": "ReceivedInvoice",
-        "contact": {k: contact[k] for k in ("id", "name", "tin_value", "country")},
-        "currency": contact["currency"], "subtotal": subtotal, "tax_amount": tax,
-        "total": round(subtotal + tax, 2),
-        "created_at": iso_ms(created), "updated_at": iso_ms(created + rng.randint(0, 20 * DAY_MS)),
-    }
+    contacts = [_b2b_contact(rng, co, base + 20000 + i, client=False) for i, co in enumerate(cos)]
+    received = [_received(rng, base + 50000 + i, rng.choice(contacts)) for i in range(max(5, size // 5))]
+    customers = {c["id"]: c for c in jortt["customers"]}
+    clients: dict[str, dict] = {}
+    issued: list[dict] = []
+    for sale in jortt["invoices"]:  # about half of the numbered, non-credit sales also went out by Peppol
+        if sale["invoice_number"] is None or sale["credited_invoice_id"] or rng.random() < 0.5:
+            continue
+        cust = customers[sale["customer_id"]]
+        if cust["id"] not in clients:
+            co = {"name": cust["customer_name"], "vat": cust["vat_number"], "country": cust["address_country_code"],
+                  "email": cust["email"], "street": cust["address_street"], "city": cust["address_city"],
+                  "postal_code": cust["address_postal_code"], "region": None, "currencies": ["EUR"]}
+            clients[cust["id"]] = _b2b_contact(rng, co, base + 20000 + len(contacts) + len(clients), client=True)
+        issued.append(_issued(rng, base + 50000 + len(received) + len(issued), sale, clients[cust["id"]]))
+    return account, {"contacts": contacts + list(clients.values()), "received_invoices": received,
+                     "issued_invoices": issued}
 
 
 # ---------------------------------------------------------------- the dataset
+
+ID_KEYS = ("id", "ledger_account_id")  # the key a record is addressed by (ledger accounts have no `id`)
+
+
+def record_id(record: dict) -> str | None:
+    key = next((k for k in ID_KEYS if k in record), None)
+    return None if key is None or record[key] is None else str(record[key])
+
+
+@dataclass
+class Tenant:
+    """One company: its books in Rutter, its sales in Jortt, its account in B2Brouter."""
+
+    name: str
+    creds: credentials.TenantCredentials
+    rutter: RutterConnection
+    jortt: dict[str, list[dict]]  # customers, invoices, expenses, ledger_accounts_{cost,income,balance}
+    jortt_organization: dict
+    b2b_account: dict
+    b2b: dict[str, list[dict]]  # contacts, received_invoices, issued_invoices
+
+    def collection(self, system: str, stream: str) -> list[dict]:
+        """The stored records of a stream; KeyError for an unknown system or stream."""
+        return {"rutter": self.rutter.collections, "jortt": self.jortt, "b2brouter": self.b2b}[system][stream]
+
 
 @dataclass
 class Dataset:
     size: int
     seed: int
-    connections: dict[str, RutterConnection]  # by access token
-    jortt_customers: list[dict]
-    jortt_organization: dict
-    b2b_accounts: list[dict]
-    b2b_contacts: list[dict]
-    b2b_invoices: list[dict]
+    tenants: dict[str, Tenant]
+
+    @property
+    def connections(self) -> dict[str, RutterConnection]:  # by access token
+        return {t.rutter.access_token: t.rutter for t in self.tenants.values()}
+
+    def tenant_where(self, credential: str, value) -> Tenant | None:
+        """The tenant whose credential (a TenantCredentials field) equals value."""
+        return next((t for t in self.tenants.values() if getattr(t.creds, credential) == value), None)
 
     def vendors(self, access_token: str = credentials.RUTTER_ACCESS_TOKEN) -> list[dict]:
         return self.connections[access_token].collections["vendors"]
 
-    def find_vendor(self, vendor_id: str) -> tuple[RutterConnection, dict]:
-        for conn in self.connections.values():
-            for vendor in conn.collections["vendors"]:
-                if vendor.get("id") == vendor_id:
-                    return conn, vendor
-        raise KeyError(vendor_id)
+    def find(self, tenant: str, system: str, stream: str, rid: str) -> dict:
+        for record in self.tenants[tenant].collection(system, stream):
+            if record_id(record) == rid:
+                return record
+        raise KeyError(rid)
+
+    def delete(self, tenant: str, system: str, stream: str, rid: str) -> None:
+        self.tenants[tenant].collection(system, stream).remove(self.find(tenant, system, stream, rid))
+
+    def touch(self, tenant: str, system: str, stream: str, rid: str, changes: dict) -> dict:
+        """Change a record as the books would. Where it has an updated_at (Rutter, B2Brouter), that moves
+        past every existing one of the system, so an incremental read sees exactly this change."""
+        record = self.find(tenant, system, stream, rid)
+        record.update(copy.deepcopy({k: v for k, v in changes.items() if k not in ID_KEYS}))
+        if "updated_at" in record:
+            stamp = iso_ms(self._latest(system) - EPOCH_MS + 1000)
+            record["updated_at"] = stamp
+            if "last_synced_at" in record:
+                record["last_synced_at"] = stamp
+            if system == "rutter":  # the change reached Rutter with a sync
+                conn = self.tenants[tenant].rutter
+                conn.last_sync_completed_at = max(conn.last_sync_completed_at, stamp)
+        return record
+
+    def _latest(self, system: str) -> int:
+        stores = [t.rutter.collections if system == "rutter" else t.b2b for t in self.tenants.values()]
+        return max((unix_ms(r["updated_at"]) for store in stores for records in store.values()
+                    for r in records if r.get("updated_at")), default=EPOCH_MS)
 
     def touch_vendor(self, vendor_id: str, **changes) -> dict:
-        """Change a vendor as the books would: updated_at moves past every existing one."""
-        conn, vendor = self.find_vendor(vendor_id)
-        latest = max((unix_ms(r["updated_at"]) for c in self.connections.values()
-                      for records in c.collections.values() for r in records if r.get("updated_at")),
-                     default=EPOCH_MS)
-        stamp = iso_ms(latest - EPOCH_MS + 1000)
-        vendor.update(copy.deepcopy({k: v for k, v in changes.items() if k != "id"}))
-        vendor["updated_at"] = vendor["last_synced_at"] = stamp
-        conn.last_sync_completed_at = max(conn.last_sync_completed_at, stamp)
-        return vendor
+        """touch() of a vendor found by id alone, whichever connection holds it."""
+        for name, tenant in self.tenants.items():
+            if any(v.get("id") == vendor_id for v in tenant.rutter.collections["vendors"]):
+                return self.touch(name, "rutter", "vendors", vendor_id, changes)
+        raise KeyError(vendor_id)
 
 
 def build_dataset(size: int = 200, seed: int = 42) -> Dataset:
+    """acme (the first Rutter connection) at full size, globex at a quarter, from one seed."""
     rng = random.Random(seed)
     org_id = _uuid(rng)
-    first, own, vendor_cos = _connection(rng, credentials.RUTTER_ACCESS_TOKEN, org_id, size)
-    second, _, _ = _connection(random.Random(seed + 1), credentials.RUTTER_ACCESS_TOKEN_2, org_id,
-                               max(8, size // 4))
-    customers, org = _jortt(random.Random(f"jortt:{seed}"), vendor_cos, own, size)
-    accounts, contacts, invoices = _b2b(random.Random(f"b2brouter:{seed}"), vendor_cos, own, size)
-    return Dataset(size, seed, {c.access_token: c for c in (first, second)}, customers, org,
-                   accounts, contacts, invoices)
+    rngs = {"acme": rng, "globex": random.Random(seed + 1)}  # as the vendors were always drawn
+    sizes = {"acme": size, "globex": max(8, size // 4)}
+    tenants = {}
+    for k, (name, creds) in enumerate(credentials.TENANTS.items()):
+        conn, own, vendor_cos = _connection(rngs[name], creds.rutter_access_token, org_id, sizes[name])
+        conn.collections.update(_rutter_books(random.Random(f"rutter:{name}:{seed}"), conn.collections["vendors"]))
+        jortt, org = _jortt(random.Random(f"jortt:{name}:{seed}"), vendor_cos, own, sizes[name])
+        account, b2b = _b2b(random.Random(f"b2brouter:{name}:{seed}"), creds, vendor_cos, own, sizes[name], jortt,
+                            base=k * 100_000)
+        tenants[name] = Tenant(name, creds, conn, jortt, org, account, b2b)
+    return Dataset(size, seed, tenants)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
 
@@ -26,7 +27,7 @@ class FaultSettings:
     unavailable_every: int = 0  # every Nth request -> 503
     unavailable_burst: int = 0  # the next K requests -> 503
     drop_every: int = 0  # every Nth request: connection closed mid-response
-    malformed_every: int = 0  # every Nth record of a Rutter list page is malformed
+    malformed_every: int = 0  # every Nth record of a list page (Rutter, Jortt current, B2Brouter) is malformed
     systems: list[str] | None = None  # None = all systems
 
     def applies_to(self, system: str) -> bool:
@@ -92,8 +93,10 @@ class Faults:
             return "unavailable"
         return None
 
-    def malform(self, system: str, records: list[dict]) -> list[dict]:
-        """Every Nth record served: alternately without `id` or with an unparseable `updated_at`."""
+    def malform(self, system: str, records: list[dict], date_field: str | None = "updated_at",
+                id_field: str = "id") -> list[dict]:
+        """Every Nth record served: alternately without its id or with an unparseable date (a record
+        without a date field loses its id each time)."""
         every = self.settings.malformed_every
         if not every or not self.settings.applies_to(system):
             return records
@@ -103,10 +106,10 @@ class Faults:
             if self.records[system] % every == 0:
                 record = copy.deepcopy(record)
                 self.malformed[system] += 1
-                if self.malformed[system] % 2:
-                    record.pop("id", None)
+                if self.malformed[system] % 2 or date_field is None:
+                    record.pop(id_field, None)
                 else:
-                    record["updated_at"] = "not-a-date"
+                    record[date_field] = "not-a-date"
             out.append(record)
         return out
 
@@ -132,6 +135,8 @@ def fault_response(system: str, fault: str, retry_after: int) -> JSONResponse:
     else:
         body = {"error": text}
     headers = {"Retry-After": str(retry_after)} if status == 429 else {}
+    if system == "b2brouter":  # B2Brouter names every response, errors included
+        headers["X-B2B-API-Request-Id"] = str(uuid.uuid4())
     return JSONResponse(body, status_code=status, headers=headers)
 
 

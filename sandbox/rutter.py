@@ -16,12 +16,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from sandbox import credentials
-from sandbox.dataset import RutterConnection, unix_ms
+from sandbox.dataset import RutterConnection, Tenant, unix_ms
 
 if TYPE_CHECKING:
     from sandbox.app import SandboxState
 
-STREAMS = {"vendors": "vendor"}  # list key -> single-object key, e.g. add "bills": "bill"
+STREAMS = {"vendors": "vendor", "purchase_orders": "purchase_order", "bills": "bill", "invoices": "invoice",
+           "customers": "customer", "accounts": "account", "items": "item"}  # list key -> single-object key
+NO_CONNECTION_KEY = {"items"}  # the contract shows the items list without the "connection" object
 LIST_PARAMS = {"access_token", "cursor", "limit", "updated_at_min", "updated_at_max"}
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 
@@ -122,10 +124,18 @@ def _list_handler(state: SandboxState, stream: str) -> Callable:
         offset = 0 if cursor is None else _decode_cursor(cursor, filters)
         records = _ordered(conn.collections.get(stream, []), lo, hi)
         end = offset + limit
-        return {"connection": conn.info(),
+        page = {"connection": conn.info(),
                 stream: state.faults.malform("rutter", records[offset:end]),
                 "next_cursor": _encode_cursor(end, filters) if end < len(records) else None}
+        if stream in NO_CONNECTION_KEY:
+            del page["connection"]
+        return page
     return handler
+
+
+def present(tenant: Tenant, stream: str, records: list[dict]) -> list[dict]:
+    """Records as the list endpoint serves them (ground truth for the admin API)."""
+    return _ordered(records, None, None)
 
 
 def _get_handler(stream: str, key: str) -> Callable:

@@ -42,6 +42,24 @@ def embedded_env(base_url: str) -> dict[str, str]:
     }
 
 
+SHARED_ENV = ("RUTTER_BASE_URL", "RUTTER_CLIENT_ID", "RUTTER_CLIENT_SECRET", "RUTTER_VERSION", "JORTT_BASE_URL",
+              "JORTT_TOKEN_URL", "JORTT_LEGACY_BASE_URL", "B2BROUTER_BASE_URL", "ROUTTY_BASE_URL", "ROUTTY_API_KEY")
+
+
+def tenant_env(base_url: str) -> dict[str, str]:
+    """The settings of every tenant under its own prefix (ACME_..., GLOBEX_...) plus the shared ones.
+    A tenant gets the Jortt credentials of the API it uses: current (client id/secret) or legacy."""
+    shared = embedded_env(base_url)
+    env = {name: shared[name] for name in SHARED_ENV}
+    for t in credentials.TENANTS.values():
+        jortt = dict(zip(("JORTT_CLIENT_ID", "JORTT_CLIENT_SECRET"), t.jortt_client)) if t.jortt_api == "current" \
+            else dict(zip(("JORTT_LEGACY_APP_NAME", "JORTT_LEGACY_API_KEY"), t.jortt_legacy))
+        own = {"RUTTER_ACCESS_TOKEN": t.rutter_access_token, **jortt, "B2BROUTER_API_KEY": t.b2brouter_api_key,
+               "B2BROUTER_ACCOUNT_ID": t.b2brouter_account_id}
+        env.update({f"{t.name.upper()}_{name}": value for name, value in own.items()})
+    return env
+
+
 @dataclass
 class Sandbox:
     base_url: str  # e.g. "http://127.0.0.1:54321"
@@ -50,6 +68,9 @@ class Sandbox:
 
     def env(self) -> dict[str, str]:
         return embedded_env(self.base_url)
+
+    def tenant_env(self) -> dict[str, str]:
+        return tenant_env(self.base_url)
 
     def admin(self, method: str, path: str, **kwargs) -> httpx.Response:
         kwargs.setdefault("timeout", 10.0)

@@ -32,7 +32,7 @@ def embedded_env(sandbox, tmp_path, monkeypatch):
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setenv("ROUTTY_OUTBOX_DIR", str(tmp_path / "outbox"))
-    monkeypatch.delenv("TENANT_ID", raising=False)
+    monkeypatch.delenv("TENANTS_FILE", raising=False)
     return dict(os.environ)
 
 

@@ -90,7 +90,7 @@ def test_malformed_records_are_rejected_and_the_rest_flows(embedded_env, sandbox
     ingest = metadata["rutter/vendors"]
     assert ingest["rows_rejected"] > 0
     with warehouse(embedded_env) as db:
-        rejects = db.execute("SELECT field, reason, raw FROM sync.rejects WHERE stage = 'ingest'").fetchall()
+        rejects = db.execute("SELECT field, reason, raw FROM sync.rejects WHERE source = 'rutter.vendors'").fetchall()
         staged = db.execute("SELECT count(*) FROM staging.rutter_vendors").fetchone()[0]
     assert len(rejects) == ingest["rows_rejected"]
     assert {field for field, _, _ in rejects} <= {"id", "updated_at"}

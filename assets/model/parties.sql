@@ -1,6 +1,6 @@
 -- Routty parties from the sources' staging tables, one row per party and tenant.
--- Rutter vendors are suppliers; the billing address wins over any other; archived → inactive.
-CREATE OR REPLACE TABLE model.routty_parties AS
+-- Rutter vendors are suppliers; the billing address wins over any other; archived or deleted at
+-- the source → inactive (Routty keeps the party, so documents that name it still resolve).
 WITH vendors AS (
     SELECT v.*,
            from_json(v.addresses, '[{"type": "VARCHAR", "address_line_1": "VARCHAR", "address_line_2": "VARCHAR",
@@ -27,8 +27,8 @@ SELECT
     NULLIF(TRIM(tax_number), '')                                       AS vat_number,
     NULLIF(TRIM(registration_number), '')                              AS coc_number,
     'Supplier'                                                         AS party_type,
-    COALESCE(status, 'active') <> 'archived'                           AS active
+    COALESCE(status, 'active') <> 'archived' AND deleted_at IS NULL  AS active
 FROM (
     SELECT *, COALESCE(list_filter(address_list, lambda a: a.type = 'billing')[1], address_list[1]) AS address
     FROM vendors
-);
+)

@@ -53,10 +53,11 @@ def record_sent(conn, tenant_id: str, list_type: str, content_hash: str, sent_at
     )
 
 
-def in_flight(conn: duckdb.DuckDBPyConnection) -> list[Upload]:
+def in_flight(conn: duckdb.DuckDBPyConnection, tenant_id: str) -> list[Upload]:
     rows = conn.execute(
         f"""SELECT tenant_id, list_type, content_hash, status_id, status FROM sync.masterdata_uploads
-            WHERE status IN {IN_FLIGHT} AND status_id IS NOT NULL ORDER BY sent_at"""
+            WHERE tenant_id = ? AND status IN {IN_FLIGHT} AND status_id IS NOT NULL ORDER BY sent_at""",
+        [tenant_id],
     ).fetchall()
     return [Upload(*row) for row in rows]
 
@@ -69,10 +70,12 @@ def record_status(conn: duckdb.DuckDBPyConnection, result: MasterdataStatus) -> 
     )
 
 
-def latest_by_list(conn: duckdb.DuckDBPyConnection) -> list[tuple]:
+def latest_by_list(conn: duckdb.DuckDBPyConnection, tenant_id: str) -> list[tuple]:
     """(tenant, list type, status, status id, records, errors) of each list's most recent upload."""
     return conn.execute(
         """SELECT tenant_id, list_type, status, status_id, record_count, errors FROM sync.masterdata_uploads
+           WHERE tenant_id = ?
            QUALIFY row_number() OVER (PARTITION BY tenant_id, list_type ORDER BY sent_at DESC) = 1
-           ORDER BY tenant_id, list_type"""
+           ORDER BY tenant_id, list_type""",
+        [tenant_id],
     ).fetchall()

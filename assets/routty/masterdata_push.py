@@ -1,7 +1,7 @@
 """Push masterdata documents to Routty: only a document that changed since the last upload is sent.
 
 The only code that writes masterdata to Routty. One push asset per list type, made by
-`masterdata_push_asset`, each reading its tenants' documents from the outbox. The warehouse is
+`masterdata_push_asset`, reading the tenant's document from the outbox. The warehouse is
 opened only around ledger reads and writes, never across an HTTP call.
 """
 
@@ -12,8 +12,9 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.routty import ledger
-from assets.routty.outbox import built_documents
+from assets.routty.outbox import document_path
 from resources.routty import RouttyClient, RouttyResource
+from resources.tenants import tenant_of_run
 from resources.warehouse import ensure_schema
 
 
@@ -33,32 +34,41 @@ def push_document(warehouse: DuckDBResource, client: RouttyClient, tenant_id: st
     return {"pushed": True, "status_id": status_id, "records": records, "sha256": content_hash}
 
 
-def masterdata_push_asset(list_type: str, record_tag: str, xml_asset: dg.AssetsDefinition) -> dg.AssetsDefinition:
+def masterdata_push_asset(
+    list_type: str, record_tag: str, xml_key: dg.AssetKey, partitions_def: dg.PartitionsDefinition | None
+) -> dg.AssetsDefinition:
     @dg.asset(
-        name=f"{xml_asset.key.path[-1].removesuffix('_xml')}_push",
-        key_prefix=["routty"],
+        key=push_key(xml_key),
         group_name="routty",
-        deps=[xml_asset],
+        deps=[xml_key],
+        partitions_def=partitions_def,
         kinds={"routty"},
-        description=f"Sends each tenant's {list_type} to Routty `POST /connector-api/masterdata` when its content changed.",
+        description=f"Sends the tenant's {list_type} to Routty `POST /connector-api/masterdata` when its content changed.",
     )
     def push(context: dg.AssetExecutionContext, routty: RouttyResource, warehouse: DuckDBResource) -> dg.MaterializeResult:
-        outcomes = {}
-        with routty.client() as client:
-            for tenant_id, path in built_documents(list_type).items():
-                xml = path.read_bytes()
-                # Markup cannot occur inside text (it is escaped), so this counts records exactly.
-                records = xml.count(f"<{record_tag}>".encode())
-                outcomes[tenant_id] = push_document(warehouse, client, tenant_id, list_type, xml, records)
-                context.log.info(f"{list_type} {tenant_id}: {outcomes[tenant_id]}")
-        pushed = {t: o["status_id"] for t, o in outcomes.items() if o["pushed"]}
+        tenant = tenant_of_run(context)
+        path = document_path(tenant.id, list_type)
+        if not path.exists():
+            outcome = {"pushed": False, "reason": "no document (no valid record)"}
+        else:
+            xml = path.read_bytes()
+            # Markup cannot occur inside text (it is escaped), so this counts records exactly.
+            records = xml.count(f"<{record_tag}>".encode())
+            with routty.client() as client:
+                outcome = push_document(warehouse, client, tenant.id, list_type, xml, records)
+        context.log.info(f"{list_type} {tenant.id}: {outcome}")
         return dg.MaterializeResult(
             metadata={
-                "documents_pushed": len(pushed),
-                "documents_unchanged": len(outcomes) - len(pushed),
-                "status_ids": dg.MetadataValue.json(pushed),
-                "outcomes": dg.MetadataValue.json(outcomes),
+                "tenant": tenant.id,
+                "documents_pushed": int(outcome["pushed"]),
+                "documents_unchanged": int(not outcome["pushed"]),
+                "status_ids": dg.MetadataValue.json({tenant.id: outcome["status_id"]} if outcome["pushed"] else {}),
+                "outcome": dg.MetadataValue.json(outcome),
             }
         )
 
     return push
+
+
+def push_key(xml_key: dg.AssetKey) -> dg.AssetKey:
+    return dg.AssetKey([*xml_key.path[:-1], xml_key.path[-1].removesuffix("_xml") + "_push"])

@@ -13,6 +13,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.routty import ledger
 from resources.routty import RouttyResource
+from resources.tenants import tenant_of_run
 from resources.warehouse import ensure_schema
 
 
@@ -45,33 +46,44 @@ def _status_metadata(latest: list[tuple]) -> dict:
     return {"latest_uploads": dg.MetadataValue.json(lists), **{f"lists_{s.lower()}": n for s, n in counts.items()}}
 
 
-@dg.asset(
-    key=["routty", "masterdata_upload_status"],
-    group_name="track",
-    deps=[dg.AssetKey(["routty", "party_list_push"])],
-    kinds={"routty"},
-    description="Outcome of every masterdata upload still in flight, from Routty's status endpoint.",
-)
-def masterdata_upload_status(config: StatusConfig, routty: RouttyResource, warehouse: DuckDBResource) -> dg.MaterializeResult:
-    with warehouse.get_connection() as conn:
-        ensure_schema(conn)
-        uploads = ledger.in_flight(conn)
-    results = poll_until_settled(routty, uploads, config.max_wait_seconds) if uploads else []
-    with warehouse.get_connection() as conn:
-        for result in results:
-            ledger.record_status(conn, result)
-        latest = ledger.latest_by_list(conn)
-    return dg.MaterializeResult(metadata={"uploads_checked": len(results), **_status_metadata(latest)})
+KEY = dg.AssetKey(["routty", "masterdata_upload_status"])
 
 
-@dg.asset_check(asset=masterdata_upload_status, description="The latest upload of every masterdata list was accepted by Routty.")
-def masterdata_uploads_accepted(warehouse: DuckDBResource) -> dg.AssetCheckResult:
-    with warehouse.get_connection() as conn:
-        latest = ledger.latest_by_list(conn)
-    failed = {f"{t}/{lt}": json.loads(errors) if errors else [] for t, lt, status, _, _, errors in latest if status == "Failed"}
-    return dg.AssetCheckResult(
-        passed=not failed,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description="; ".join(f"{k}: {e[0].get('message') if e else 'Failed'}" for k, e in failed.items()) or None,
-        metadata={"failed_lists": dg.MetadataValue.json(failed)},
+def masterdata_status_assets(
+    push_keys: list[dg.AssetKey], partitions_def: dg.PartitionsDefinition | None
+) -> tuple[dg.AssetsDefinition, dg.AssetChecksDefinition]:
+    @dg.asset(
+        key=KEY,
+        group_name="track",
+        deps=push_keys,
+        partitions_def=partitions_def,
+        kinds={"routty"},
+        description="Outcome of the tenant's masterdata uploads still in flight, from Routty's status endpoint.",
     )
+    def masterdata_upload_status(
+        context: dg.AssetExecutionContext, config: StatusConfig, routty: RouttyResource, warehouse: DuckDBResource
+    ) -> dg.MaterializeResult:
+        tenant = tenant_of_run(context)
+        with warehouse.get_connection() as conn:
+            ensure_schema(conn)
+            uploads = ledger.in_flight(conn, tenant.id)
+        results = poll_until_settled(routty, uploads, config.max_wait_seconds) if uploads else []
+        with warehouse.get_connection() as conn:
+            for result in results:
+                ledger.record_status(conn, result)
+            latest = ledger.latest_by_list(conn, tenant.id)
+        return dg.MaterializeResult(metadata={"tenant": tenant.id, "uploads_checked": len(results), **_status_metadata(latest)})
+
+    @dg.asset_check(asset=masterdata_upload_status, description="The latest upload of every masterdata list was accepted by Routty.")
+    def masterdata_uploads_accepted(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource) -> dg.AssetCheckResult:
+        with warehouse.get_connection() as conn:
+            latest = ledger.latest_by_list(conn, tenant_of_run(context).id)
+        failed = {f"{t}/{lt}": json.loads(errors) if errors else [] for t, lt, status, _, _, errors in latest if status == "Failed"}
+        return dg.AssetCheckResult(
+            passed=not failed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description="; ".join(f"{k}: {e[0].get('message') if e else 'Failed'}" for k, e in failed.items()) or None,
+            metadata={"failed_lists": dg.MetadataValue.json(failed)},
+        )
+
+    return masterdata_upload_status, masterdata_uploads_accepted

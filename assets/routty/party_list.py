@@ -8,12 +8,14 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 from lxml import etree
 
-from assets.model.parties import routty_parties
-from assets.routty.outbox import built_documents, document_path
+from assets.model.parties import KEY as routty_parties_key
+from assets.routty.outbox import document_path
 from assets.routty.xml_writer import Reject, XmlBuild, validate_document, write_list
+from resources.tenants import tenant_of_run
 from resources.warehouse import write_rejects
 
 LIST_TYPE = "PartyList"
+KEY = dg.AssetKey(["routty", "party_list_xml"])
 # Element order is the XSD's sequence; values come from model.routty_parties columns.
 METADATA_FIELDS = (
     ("Number", "number"),
@@ -80,42 +82,41 @@ def _record_rejects(conn, tenant_id: str, build: XmlBuild) -> None:
     write_rejects(conn, [(tenant_id, "xml", LIST_TYPE, r.record_key, r.field, r.reason, None) for r in build.rejects])
 
 
-@dg.asset(
-    key=["routty", "party_list_xml"],
-    group_name="routty",
-    deps=[routty_parties],
-    kinds={"xml"},
-    description="Routty PartyList XML per tenant, in the outbox; records breaking a field rule go to sync.rejects.",
-)
-def party_list_xml(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
-    documents = {}
-    with warehouse.get_connection() as conn:
-        tenants = [t for (t,) in conn.execute("SELECT DISTINCT tenant_id FROM model.routty_parties ORDER BY 1").fetchall()]
-        for tenant in tenants:
-            records = ((row["number"], party_element(row)) for row in _model_rows(conn, tenant))
-            build = write_list(document_path(tenant, LIST_TYPE), LIST_TYPE, records, unique_key=party_key)
-            _record_rejects(conn, tenant, build)
-            for reject in build.rejects[:20]:
-                context.log.warning(f"PartyList {tenant}: party {reject.record_key} rejected, {reject.field}: {reject.reason}")
-            documents[tenant] = {"parties": build.records, "rejected": len(build.rejects),
-                                 "sha256": build.content_hash, "bytes": build.size_bytes}
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": sum(d["parties"] for d in documents.values()),
-            "rejected": sum(d["rejected"] for d in documents.values()),
-            "documents": dg.MetadataValue.json(documents),
-        }
+def party_list_assets(partitions_def: dg.PartitionsDefinition | None) -> tuple[dg.AssetsDefinition, dg.AssetChecksDefinition]:
+    @dg.asset(
+        key=KEY,
+        group_name="routty",
+        deps=[routty_parties_key],
+        partitions_def=partitions_def,
+        kinds={"xml"},
+        description="Routty PartyList XML of a tenant, in the outbox; records breaking a field rule go to sync.rejects.",
     )
+    def party_list_xml(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+        tenant = tenant_of_run(context)
+        with warehouse.get_connection() as conn:
+            records = ((row["number"], party_element(row)) for row in _model_rows(conn, tenant.id))
+            build = write_list(document_path(tenant.id, LIST_TYPE), LIST_TYPE, records, unique_key=party_key)
+            _record_rejects(conn, tenant.id, build)
+        for reject in build.rejects[:20]:
+            context.log.warning(f"PartyList {tenant.id}: party {reject.record_key} rejected, {reject.field}: {reject.reason}")
+        return dg.MaterializeResult(
+            metadata={
+                "tenant": tenant.id,
+                "dagster/row_count": build.records,
+                "rejected": len(build.rejects),
+                "sha256": build.content_hash if build.records else "",
+                "bytes": build.size_bytes,
+                "path": str(build.path),
+            }
+        )
 
+    @dg.asset_check(asset=party_list_xml, blocking=True, description="The tenant's PartyList validates against PartyList.xsd.")
+    def party_list_xml_valid(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        tenant = tenant_of_run(context)
+        path = document_path(tenant.id, LIST_TYPE)
+        if not path.exists():
+            return dg.AssetCheckResult(passed=True, description="no document: the tenant has no valid party")
+        records, errors = validate_document(path, LIST_TYPE)
+        return dg.AssetCheckResult(passed=not errors, metadata={"parties_validated": records, "errors": errors[:5]})
 
-@dg.asset_check(asset=party_list_xml, blocking=True, description="Every PartyList document validates against PartyList.xsd.")
-def party_list_xml_valid() -> dg.AssetCheckResult:
-    problems, counts = {}, {}
-    for tenant, path in built_documents(LIST_TYPE).items():
-        counts[tenant], errors = validate_document(path, LIST_TYPE)
-        if errors:
-            problems[tenant] = errors[:5]
-    return dg.AssetCheckResult(
-        passed=not problems,
-        metadata={"parties_validated": dg.MetadataValue.json(counts), "errors": dg.MetadataValue.json(problems)},
-    )
+    return party_list_xml, party_list_xml_valid

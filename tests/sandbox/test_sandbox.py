@@ -1,4 +1,4 @@
-"""The sandbox simulators behave like the contract says (one sandbox for the whole module)."""
+"""The sandbox simulators behave like the contract says: vendors, Routty, faults and admin."""
 
 from __future__ import annotations
 
@@ -10,28 +10,7 @@ import pytest
 
 from sandbox import credentials as cred
 from sandbox.dataset import IBAN_LENGTHS, build_dataset, iban_is_valid, unix_ms
-from sandbox.server import start_sandbox
-
-SIZE = 60
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    sb = start_sandbox(size=SIZE, processing_delay=0.2)
-    yield sb
-    sb.stop()
-
-
-@pytest.fixture(autouse=True)
-def fresh(sandbox):
-    yield
-    sandbox.admin("POST", "reset", json={"size": SIZE, "seed": 42}).raise_for_status()
-
-
-@pytest.fixture
-def client(sandbox):
-    with httpx.Client(base_url=sandbox.base_url, trust_env=False, timeout=10) as c:
-        yield c
+from tests.sandbox import SIZE
 
 
 def rutter(client, path="/accounting/vendors", auth=(cred.RUTTER_CLIENT_ID, cred.RUTTER_CLIENT_SECRET),
@@ -70,7 +49,8 @@ def test_dataset_is_deterministic_and_messy():
 
 def test_ibans_have_valid_checksums():
     ds = build_dataset(200, 7)
-    ibans = [c["iban"] for c in ds.b2b_contacts if "iban" in c] + [ds.jortt_organization["bank_account_iban"]]
+    acme = ds.tenants["acme"]
+    ibans = [c["iban"] for c in acme.b2b["contacts"] if "iban" in c] + [acme.jortt_organization["bank_account_iban"]]
     assert len(ibans) > 10
     for iban in ibans:
         assert iban_is_valid(iban) and len(iban) == IBAN_LENGTHS[iban[:2]], iban
@@ -231,7 +211,7 @@ def test_jortt_current_and_legacy(client):
     assert bad.status_code == 401 and bad.json()["error"]["key"] == "access_token.invalid"
     legacy = client.get("/jortt-legacy/api/customers/all", params={"page": 1, "per_page": 50},
                         auth=(cred.JORTT_LEGACY_APP_NAME, cred.JORTT_LEGACY_API_KEY)).json()
-    assert len(legacy["customers"]) == SIZE // 2 and "finance_company_name" in legacy["customers"][0]
+    assert len(legacy["customers"]) == max(5, SIZE // 4 // 2) and "finance_company_name" in legacy["customers"][0]
     assert client.get("/jortt-legacy/api/customers/all", auth=("a", "b")).status_code == 401
 
 

@@ -1,0 +1,136 @@
+"""Ingest from B2Brouter: received invoices with their UBL document, issued invoices' states,
+contacts and accounts. Invoices are incremental through `updated_at`; a period backfill uses the
+invoice date (`date_from`/`date_to`)."""
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from assets.ingest.landing import IngestConfig, Window, check_specs, ingest, skip
+from resources.b2brouter import B2BrouterClient, B2BrouterResource
+from resources.pages import Page
+from resources.tenants import tenant_of_run
+from resources.warehouse import ChildSpec, Column, StreamSpec, ensure_schema
+
+MONEY = "DECIMAL(18,2)"
+UBL_DOCUMENT = "xml.ubl.invoice.bis3"
+
+
+def _invoices(stream: str) -> StreamSpec:
+    return StreamSpec("b2brouter", stream, "invoices", (
+        Column("number"), Column("date", "DATE", check=True), Column("due_date", "DATE", check=True),
+        Column("state"), Column("type"), Column("currency"),
+        Column("subtotal", MONEY, check=True), Column("tax_amount", MONEY, check=True), Column("total", MONEY, check=True),
+        Column("contact_id", path="$.contact.id"), Column("contact_name", path="$.contact.name"),
+        Column("contact_tin", path="$.contact.tin_value"),
+        Column("created_at", "TIMESTAMP", check=True), Column("updated_at", "TIMESTAMP", check=True),
+    ), children=(ChildSpec("lines", "$.lines", "invoice_id", (
+        Column("description"), Column("quantity", MONEY, check=True), Column("price", MONEY, check=True),
+        Column("amount", MONEY, check=True),
+        Column("tax_percent", "DECIMAL(5,2)", path="$.taxes[0].percent", check=True),
+        Column("tax_category", path="$.taxes[0].category"),
+    )),), known_fields=frozenset({"contact", "lines"}))
+
+
+RECEIVED_INVOICES = _invoices("received_invoices")
+ISSUED_INVOICES = _invoices("issued_invoices")
+CONTACTS = StreamSpec("b2brouter", "contacts", "contacts", (
+    Column("name"), Column("tin_value"), Column("tin_scheme"), Column("country"), Column("email"),
+    Column("iban"), Column("address"), Column("city"), Column("postalcode"), Column("province"), Column("currency"),
+    Column("is_client", "BOOLEAN", check=True), Column("is_provider", "BOOLEAN", check=True),
+    Column("created_at", "TIMESTAMP", check=True), Column("updated_at", "TIMESTAMP", check=True),
+), cursor_column=None)
+ACCOUNTS = StreamSpec("b2brouter", "accounts", "accounts", (
+    Column("name"), Column("identifier"), Column("tin_value"), Column("country"), Column("email"),
+    Column("address"), Column("city"), Column("postalcode"), Column("currency"),
+    Column("created_at", "TIMESTAMP", check=True), Column("updated_at", "TIMESTAMP", check=True),
+), cursor_column=None)
+
+
+def _invoice_pages(invoice_type: str) -> Callable[[B2BrouterClient, Window], Iterator[Page]]:
+    def pages(client: B2BrouterClient, window: Window) -> Iterator[Page]:
+        if window.is_period:
+            last_day = window.end - timedelta(days=1) if window.end else None
+            return client.invoice_pages(invoice_type, date_from=window.start and window.start.isoformat(),
+                                        date_to=last_day and last_day.isoformat())
+        return client.invoice_pages(invoice_type, updated_at=window.since and window.since.isoformat())
+    return pages
+
+
+STREAMS: dict[str, tuple[StreamSpec, Callable[[B2BrouterClient, Window], Iterator[Page]]]] = {
+    "received_invoices": (RECEIVED_INVOICES, _invoice_pages("ReceivedInvoice")),
+    "issued_invoices": (ISSUED_INVOICES, _invoice_pages("IssuedInvoice")),
+    "contacts": (CONTACTS, lambda client, _: client.contact_pages()),
+    "accounts": (ACCOUNTS, lambda client, _: client.account_pages()),
+}
+
+
+def b2brouter_stream_asset(stream: str, partitions_def: dg.PartitionsDefinition | None) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["b2brouter", stream])
+    spec, pages = STREAMS[stream]
+
+    @dg.asset(
+        key=key,
+        group_name="ingest",
+        kinds={"b2brouter", "duckdb"},
+        partitions_def=partitions_def,
+        check_specs=check_specs(key),
+        output_required=False,
+        description=f"B2Brouter {stream} → {spec.raw_table} (JSON) and {spec.staging_table} (typed).",
+    )
+    def b2brouter_stream(
+        context: dg.AssetExecutionContext, config: IngestConfig, b2brouter: B2BrouterResource, warehouse: DuckDBResource
+    ) -> Iterator[dg.MaterializeResult]:
+        tenant = tenant_of_run(context)
+        if not tenant.b2brouter:
+            yield from skip(context, tenant, "no B2Brouter account configured")
+            return
+        with b2brouter.client(tenant) as client:
+            yield ingest(context, tenant, spec, warehouse, config, lambda window: pages(client, window),
+                         client.http.stats, incremental=spec.cursor_column is not None)
+
+    return b2brouter_stream
+
+
+def received_invoice_documents_asset(partitions_def: dg.PartitionsDefinition | None) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["b2brouter", "received_invoice_documents"],
+        group_name="ingest",
+        deps=[dg.AssetKey(["b2brouter", "received_invoices"])],
+        kinds={"b2brouter", "duckdb", "xml"},
+        partitions_def=partitions_def,
+        description="The UBL (Peppol BIS 3) document of every received invoice that is new or changed, "
+                    "in raw.b2brouter_invoice_documents.",
+    )
+    def received_invoice_documents(
+        context: dg.AssetExecutionContext, b2brouter: B2BrouterResource, warehouse: DuckDBResource
+    ) -> dg.MaterializeResult:
+        tenant = tenant_of_run(context)
+        with warehouse.get_connection() as conn:
+            ensure_schema(conn)
+            wanted = [i for (i,) in conn.execute(
+                """SELECT i.id FROM staging.b2brouter_received_invoices i
+                   LEFT JOIN raw.b2brouter_invoice_documents d
+                     ON d.tenant_id = i.tenant_id AND d.invoice_id = i.id AND d.document_type = ?
+                   WHERE i.tenant_id = ? AND i.deleted_at IS NULL AND (d.fetched_at IS NULL OR d.fetched_at < i.loaded_at)
+                   ORDER BY i.id""", [UBL_DOCUMENT, tenant.id]).fetchall()]
+        documents = []
+        if wanted:
+            with b2brouter.client(tenant) as client:
+                documents = [(tenant.id, i, UBL_DOCUMENT, client.document(i, UBL_DOCUMENT).decode("utf-8")) for i in wanted]
+        with warehouse.get_connection() as conn:
+            if documents:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO raw.b2brouter_invoice_documents VALUES (?, ?, ?, ?, sha256(?4), now()::TIMESTAMP)",
+                    documents,
+                )
+            total = conn.execute("SELECT count(*) FROM raw.b2brouter_invoice_documents WHERE tenant_id = ?", [tenant.id]).fetchone()[0]
+        return dg.MaterializeResult(metadata={"tenant": tenant.id, "documents_fetched": len(documents), "dagster/row_count": total})
+
+    return received_invoice_documents
+
+
+def b2brouter_assets(partitions_def: dg.PartitionsDefinition | None) -> list[dg.AssetsDefinition]:
+    return [*(b2brouter_stream_asset(s, partitions_def) for s in STREAMS), received_invoice_documents_asset(partitions_def)]

@@ -1,0 +1,90 @@
+"""B2Brouter client: the Peppol access point where received invoices arrive and issued ones travel.
+
+Contract (shared/api-contracts.md §3): `X-B2B-API-Key` and a pinned `X-B2B-API-Version`, offset
+paging (`offset`, `limit` ≤ 500) with the total under `meta.total_count` or `meta.total` (docs and
+SDK disagree: accept both), `updated_at` = invoices updated after it. Every error names the
+`X-B2B-API-Request-Id` B2Brouter's support asks for.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+import httpx
+
+from resources.http import ApiClient, RemoteError, RetryPolicy, describe_generic_error
+from resources.pages import Page
+from resources.tenants import Tenant
+
+PRODUCTION_URL = "https://api.b2brouter.net"
+API_VERSION = "2025-10-13"
+
+
+def describe_b2brouter_error(response: httpx.Response) -> tuple[str | None, str]:
+    code, message = describe_generic_error(response)
+    request_id = response.headers.get("x-b2b-api-request-id")
+    return code, f"{message} [request id {request_id}]" if request_id else message
+
+
+class B2BrouterClient:
+    def __init__(self, http: ApiClient, account_id: str, page_size: int, max_pages: int):
+        self.http, self.account_id, self.page_size, self.max_pages = http, account_id, page_size, max_pages
+
+    def pages(self, path: str, records_key: str, params: dict | None = None) -> Iterator[Page]:
+        """Offset paging until the total is reached or a short page arrives."""
+        offset = 0
+        for _ in range(self.max_pages):
+            body = self.http.request("GET", path, params={**(params or {}), "offset": offset, "limit": self.page_size}).content
+            parsed = json.loads(body)
+            count = len(parsed.get(records_key) or [])
+            yield Page(body, count)
+            meta = parsed.get("meta") or {}
+            total = meta.get("total_count", meta.get("total"))
+            offset += count
+            if count < self.page_size or (total is not None and offset >= int(total)):
+                return
+        raise RemoteError(self.http.system, None, f"{path} still had pages after max_pages={self.max_pages}")
+
+    def invoice_pages(self, invoice_type: str, **filters) -> Iterator[Page]:
+        params = {"type": invoice_type, **{k: v for k, v in filters.items() if v is not None}}
+        return self.pages(f"/accounts/{self.account_id}/invoices", "invoices", params)
+
+    def contact_pages(self) -> Iterator[Page]:
+        return self.pages(f"/accounts/{self.account_id}/contacts", "contacts")
+
+    def account_pages(self) -> Iterator[Page]:
+        return self.pages("/accounts", "accounts")
+
+    def document(self, invoice_id: str, document_type: str = "xml.ubl.invoice.bis3") -> bytes:
+        return self.http.request("GET", f"/invoices/{invoice_id}/as/{document_type}", headers={"accept": "*/*"}).content
+
+
+class B2BrouterResource(dg.ConfigurableResource):
+    """B2Brouter for every tenant; each tenant's key and account come from the environment under
+    its prefix: B2BROUTER_API_KEY, B2BROUTER_ACCOUNT_ID."""
+
+    base_url: str = PRODUCTION_URL
+    api_version: str = API_VERSION
+    page_size: int = 500  # the API's maximum
+    max_pages: int = 100_000
+    max_attempts: int = 5
+
+    @contextmanager
+    def client(self, tenant: Tenant) -> Iterator[B2BrouterClient]:
+        http = ApiClient(
+            f"b2brouter (tenant {tenant.id})",
+            self.base_url,
+            credentials_hint=f"{tenant.env_prefix}B2BROUTER_API_KEY",
+            headers={
+                "X-B2B-API-Key": tenant.secret("B2BROUTER_API_KEY"),
+                "X-B2B-API-Version": self.api_version,
+                "accept": "application/json",
+            },
+            policy=RetryPolicy(max_attempts=self.max_attempts),
+            describe_error=describe_b2brouter_error,
+        )
+        with http:
+            yield B2BrouterClient(http, tenant.secret("B2BROUTER_ACCOUNT_ID"), self.page_size, self.max_pages)

@@ -68,3 +68,13 @@ def test_bad_credentials_fail_fast_with_a_message_naming_what_to_fix(sandbox):
     assert http.stats.requests == 1  # no retry
     assert "RUTTER_*" in str(raised.value) and raised.value.status == 401
     assert sandbox.env()["RUTTER_CLIENT_SECRET"] not in str(raised.value)
+
+
+def test_rate_limiter_spaces_requests_beyond_its_burst():
+    from resources.http import RateLimiter
+
+    limiter = RateLimiter(requests=5, per_seconds=0.5)  # 10 per second, bursts of 5
+    started = time.monotonic()
+    for _ in range(10):
+        limiter.acquire()
+    assert time.monotonic() - started >= 0.45  # the 5 beyond the burst waited their turn

@@ -214,3 +214,17 @@ def test_overlapping_runs_share_the_warehouse(tenants_env, sandbox, tmp_path):
         for asset in select.split(","):
             expected = {str(r[key_of(asset, tenant)]) for r in truth(sandbox, asset, tenant)}
             assert staged(tenants_env, asset.replace("/", "_"), tenant) == expected, (tenant, asset)
+
+
+def test_schema_drift_and_reject_ratio_checks_speak_up(tenants_env, sandbox, instance):
+    vendor = truth(sandbox, "rutter/vendors", "acme")[0]["id"]
+    sandbox.admin("POST", f"touch/rutter/vendors/{vendor}", params={"tenant": "acme"}, json={"loyalty_tier": "gold"}).raise_for_status()
+    sandbox.admin("POST", "faults", json={"malformed_every": 2, "systems": ["rutter"]}).raise_for_status()
+
+    result, metadata = run(instance, "acme", ["rutter/vendors"])
+
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not checks["schema_drift"].passed
+    assert checks["schema_drift"].metadata["unexpected_fields"].value == ["loyalty_tier"]
+    assert not checks["reject_ratio"].passed and metadata["rutter/vendors"]["rows_rejected"] > 0
+    assert checks["unique_keys"].passed

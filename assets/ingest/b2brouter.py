@@ -8,7 +8,7 @@ from datetime import timedelta
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.ingest.landing import IngestConfig, Window, check_specs, ingest, skip
+from assets.ingest.landing import IngestConfig, Window, ingest, ingest_asset, skip
 from resources.b2brouter import B2BrouterClient, B2BrouterResource
 from resources.pages import Page
 from resources.tenants import tenant_of_run
@@ -68,18 +68,9 @@ STREAMS: dict[str, tuple[StreamSpec, Callable[[B2BrouterClient, Window], Iterato
 
 
 def b2brouter_stream_asset(stream: str, partitions_def: dg.PartitionsDefinition | None) -> dg.AssetsDefinition:
-    key = dg.AssetKey(["b2brouter", stream])
     spec, pages = STREAMS[stream]
 
-    @dg.asset(
-        key=key,
-        group_name="ingest",
-        kinds={"b2brouter", "duckdb"},
-        partitions_def=partitions_def,
-        check_specs=check_specs(key),
-        output_required=False,
-        description=f"B2Brouter {stream} → {spec.raw_table} (JSON) and {spec.staging_table} (typed).",
-    )
+    @ingest_asset("b2brouter", stream, f"B2Brouter {stream} → {spec.raw_table} (JSON) and {spec.staging_table} (typed).", partitions_def)
     def b2brouter_stream(
         context: dg.AssetExecutionContext, config: IngestConfig, b2brouter: B2BrouterResource, warehouse: DuckDBResource
     ) -> Iterator[dg.MaterializeResult]:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.ingest.landing import IngestConfig, check_specs, ingest, skip
+from assets.ingest.landing import IngestConfig, ingest, ingest_asset, skip
 from resources.jortt import JorttClient, JorttLegacyClient, JorttResource
 from resources.pages import Page
 from resources.tenants import Tenant, tenant_of_run
@@ -136,18 +136,9 @@ STREAMS: dict[str, tuple[StreamSpec, Current, tuple[StreamSpec, Legacy] | None]]
 
 
 def jortt_stream_asset(stream: str, partitions_def: dg.PartitionsDefinition | None) -> dg.AssetsDefinition:
-    key = dg.AssetKey(["jortt", stream])
     spec, current_pages, legacy = STREAMS[stream]
 
-    @dg.asset(
-        key=key,
-        group_name="ingest",
-        kinds={"jortt", "duckdb"},
-        partitions_def=partitions_def,
-        check_specs=check_specs(key),
-        output_required=False,
-        description=f"Jortt {stream} (current API, or legacy where the tenant selects it) → {spec.staging_table}.",
-    )
+    @ingest_asset("jortt", stream, f"Jortt {stream} (current API, or legacy where the tenant selects it) → {spec.staging_table}.", partitions_def)
     def jortt_stream(
         context: dg.AssetExecutionContext, config: IngestConfig, jortt: JorttResource, warehouse: DuckDBResource
     ) -> Iterator[dg.MaterializeResult]:

@@ -61,6 +61,14 @@ def window_for(cursor: str | None, config: IngestConfig, incremental: bool) -> W
     return Window(since=since)
 
 
+def ingest_asset(system: str, stream: str, description: str, partitions_def: dg.PartitionsDefinition | None):
+    """The decorator every ingest asset shares. Output is optional: a tenant the system does not
+    apply to (or not yet) materializes nothing, and what depends on it waits."""
+    key = dg.AssetKey([system, stream])
+    return dg.asset(key=key, group_name="ingest", kinds={system, "duckdb"}, partitions_def=partitions_def,
+                    check_specs=check_specs(key), output_required=False, description=description)
+
+
 def check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec("unique_keys", asset=key, description="No two rows of a tenant share a primary key."),

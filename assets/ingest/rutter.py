@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.ingest.landing import IngestConfig, Window, check_specs, ingest, skip
+from assets.ingest.landing import IngestConfig, Window, ingest, ingest_asset, skip
 from resources.pages import Page
 from resources.rutter import RutterNotReady, RutterResource
 from resources.tenants import tenant_of_run
@@ -107,17 +107,7 @@ def _ms(moment) -> int | None:
 
 
 def rutter_stream_asset(spec: StreamSpec, partitions_def: dg.PartitionsDefinition | None) -> dg.AssetsDefinition:
-    key = dg.AssetKey(["rutter", spec.stream])
-
-    @dg.asset(
-        key=key,
-        group_name="ingest",
-        kinds={"rutter", "duckdb"},
-        partitions_def=partitions_def,
-        check_specs=check_specs(key),
-        output_required=False,
-        description=f"Rutter {spec.stream} → {spec.raw_table} (JSON) and {spec.staging_table} (typed), upserted by id.",
-    )
+    @ingest_asset("rutter", spec.stream, f"Rutter {spec.stream} → {spec.raw_table} (JSON) and {spec.staging_table} (typed), upserted by id.", partitions_def)
     def rutter_stream(
         context: dg.AssetExecutionContext, config: IngestConfig, rutter: RutterResource, warehouse: DuckDBResource
     ) -> Iterator[dg.MaterializeResult]:

@@ -8,13 +8,14 @@ import dagster as dg
 from assets.ingest.b2brouter import b2brouter_assets
 from assets.ingest.jortt import jortt_assets
 from assets.ingest.rutter import rutter_assets
-from assets.model.parties import routty_parties_asset
-from assets.routty.masterdata_push import masterdata_push_asset
+from assets.model.sql_models import model_assets
+from assets.routty.catalog import DOCUMENTS
+from assets.routty.documents import document_assets
+from assets.routty.masterdata_push import masterdata_push_asset, push_key
 from assets.routty.masterdata_status import masterdata_status_assets
-from assets.routty.party_list import KEY as PARTY_LIST_XML, party_list_assets
-from orchestration.jobs import masterdata_status_job, sync_job
+from orchestration.jobs import masterdata_status_job, push_job, sync_job
 from orchestration.resources import build_resources
-from orchestration.schedules import sync_schedule
+from orchestration.schedules import push_schedule, sync_schedule
 from orchestration.sensors import masterdata_status_sensor
 from resources.tenants import tenant_partitions
 
@@ -22,17 +23,17 @@ from resources.tenants import tenant_partitions
 def build_definitions() -> dg.Definitions:
     """Definitions for the tenants and resources the environment names now (tests call it again)."""
     partitions = tenant_partitions()
-    party_list_xml, party_list_valid = party_list_assets(partitions)
-    party_list_push = masterdata_push_asset("PartyList", "Party", PARTY_LIST_XML, partitions)
-    status, status_accepted = masterdata_status_assets([party_list_push.key], partitions)
+    documents = [document_assets(doc, partitions) for doc in DOCUMENTS]
+    pushes = [masterdata_push_asset(doc, partitions) for doc in DOCUMENTS]
+    status, status_accepted = masterdata_status_assets([push_key(doc) for doc in DOCUMENTS], partitions)
     return dg.Definitions(
         assets=[
             *rutter_assets(partitions), *jortt_assets(partitions), *b2brouter_assets(partitions),
-            routty_parties_asset(partitions), party_list_xml, party_list_push, status,
+            *model_assets(partitions), *(xml for xml, _ in documents), *pushes, status,
         ],
-        asset_checks=[party_list_valid, status_accepted],
-        jobs=[sync_job, masterdata_status_job],
-        schedules=[sync_schedule],
+        asset_checks=[*(check for _, check in documents), status_accepted],
+        jobs=[sync_job, push_job, masterdata_status_job],
+        schedules=[sync_schedule, push_schedule],
         sensors=[masterdata_status_sensor],
         resources=build_resources(),
         # One process per run: the client-side rate limits (token buckets) then hold across all of a

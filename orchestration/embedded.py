@@ -54,14 +54,14 @@ def run_main_job() -> int:
 
 
 def summary(tenant_id: str, result) -> str:
+    from assets.routty.catalog import DOCUMENTS
+    from assets.routty.masterdata_push import push_key
+
     metadata = {
         "/".join(event.asset_key.path): {k: v.value for k, v in event.materialization.metadata.items()}
         for event in result.get_asset_materialization_events()
     }
     streams = {key: m for key, m in metadata.items() if "rows_received" in m}
-    xml = metadata.get("routty/party_list_xml", {})
-    push = metadata.get("routty/party_list_push", {})
-    status = metadata.get("routty/masterdata_upload_status", {}).get("latest_uploads", {})
     lines = [f"tenant {tenant_id}: run {result.run_id} {'succeeded' if result.success else 'FAILED'}",
              f"  {'rows ingested':<34}{'received':>9}{'new':>7}{'updated':>8}{'same':>7}{'rejected':>9}{'gone':>6}{'requests':>9}"]
     lines += [
@@ -71,13 +71,15 @@ def summary(tenant_id: str, result) -> str:
     ]
     documents = metadata.get("b2brouter/received_invoice_documents", {})
     if documents:
-        lines.append(f"  UBL documents fetched             {documents.get('documents_fetched', 0)}")
-    lines += [
-        f"  XML built       PartyList: {1 if xml.get('sha256') else 0} document(s), "
-        f"{xml.get('dagster/row_count', 0)} parties, {xml.get('rejected', 0)} rejected",
-        f"  pushed          {push.get('documents_pushed', 0)} document(s), {push.get('documents_unchanged', 0)} unchanged",
-    ]
-    lines += [f"  upload status   {name}: {entry['status']} ({entry['records']} records)" for name, entry in status.items()]
+        lines.append(f"  UBL documents fetched: {documents.get('documents_fetched', 0)}")
+    lines.append(f"  {'masterdata (records)':<34}{'new':>9}{'changed':>8}{'delete':>7}{'rejected':>9}{'uploads':>8}  latest upload")
+    status = metadata.get("routty/masterdata_upload_status", {}).get("latest_uploads", {})
+    for doc in DOCUMENTS:
+        xml = metadata.get(doc.xml_key.to_user_string(), {})
+        uploads = metadata.get(push_key(doc).to_user_string(), {}).get("documents_pushed", 0)
+        latest = status.get(f"{tenant_id}/{doc.list_type}", {}).get("status", "-")
+        lines.append(f"  {doc.list_type:<34}{xml.get('records_new', 0):>9}{xml.get('records_changed', 0):>8}"
+                     f"{xml.get('records_to_delete', 0):>7}{xml.get('rejected', 0):>9}{uploads:>8}  {latest}")
     return "\n".join(lines)
 
 

@@ -1,5 +1,6 @@
-"""Jobs: the whole sync, and the status refresh the sensor starts. With a tenants file both are
-partitioned by tenant: one run per company."""
+"""Jobs: the whole sync; the masterdata push alone (rebuild from the warehouse, deliver the delta);
+and the status refresh the sensor starts. With a tenants file each is partitioned by tenant: one
+run per company."""
 
 import dagster as dg
 
@@ -9,6 +10,12 @@ sync_job = dg.define_asset_job(
     "routty_sync",
     selection=dg.AssetSelection.all(),
     description="Ingest every stream, rebuild the models and masterdata XML, push what changed, record upload status.",
+)
+
+push_job = dg.define_asset_job(
+    "routty_masterdata_push",
+    selection=dg.AssetSelection.groups("model", "routty", "track"),
+    description="Rebuild the models and masterdata XML from the warehouse and deliver what changed.",
 )
 
 masterdata_status_job = dg.define_asset_job(

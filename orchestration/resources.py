@@ -6,7 +6,7 @@ import os
 
 import dagster as dg
 
-from resources import b2brouter, jortt, routty, rutter
+from resources import b2brouter, jortt, routty, rutter, sftp
 from resources.warehouse import warehouse_resource
 
 
@@ -28,5 +28,6 @@ def build_resources() -> dict:
             base_url=os.getenv("ROUTTY_BASE_URL", routty.PRODUCTION_URL),
             api_key=dg.EnvVar("ROUTTY_API_KEY"),
         ),
+        "sftp": sftp.SftpResource(),
         "warehouse": warehouse_resource(),
     }

@@ -13,11 +13,13 @@ import time
 
 import dagster as dg
 
+from assets.routty.catalog import DOCUMENTS
+from assets.routty.masterdata_push import push_key
 from orchestration.jobs import masterdata_status_job
 from resources.routty import RouttyResource
 from resources.tenants import tenant_partitions
 
-PUSH_ASSET_KEYS = [dg.AssetKey(["routty", "party_list_push"])]
+PUSH_ASSET_KEYS = [push_key(doc) for doc in DOCUMENTS]
 MAX_POLLS_PER_TICK = 50
 POLL_BUDGET_SECONDS = 30.0  # well inside Dagster's 60 s sensor limit
 
@@ -32,8 +34,8 @@ def _new_uploads(instance: dg.DagsterInstance, after_storage_id: int) -> tuple[d
         for record in records:
             last_seen = max(last_seen, record.storage_id)
             status_ids = record.asset_materialization.metadata.get("status_ids")
-            for tenant, status_id in (status_ids.value if status_ids else {}).items():
-                found[status_id] = f"{tenant}/{key.path[-1]}"
+            for tenant, ids in (status_ids.value if status_ids else {}).items():
+                found.update({status_id: f"{tenant}/{key.path[-1]}" for status_id in ids})
     return found, last_seen
 
 

@@ -49,6 +49,16 @@ class RouttyClient:
         )
         return response.json()["statusId"]
 
+    def delete_masterdata(self, record_type: str, numbers: list[str], correlation_id: str) -> str:
+        """Delete records by key (ASSUMED body {"type", "numbers"}); returns Routty's statusId."""
+        response = self.http.request(
+            "POST",
+            "/connector-api/masterdata/delete",
+            json={"type": record_type, "numbers": numbers},
+            headers={"x-correlation-id": correlation_id},
+        )
+        return response.json()["statusId"]
+
     def masterdata_status(self, status_id: str) -> MasterdataStatus:
         body = self.http.get_json(
             f"/connector-api/masterdata/status/{status_id}", headers={"x-correlation-id": status_id}

@@ -14,6 +14,7 @@ tenants share (RUTTER_CLIENT_ID, ...). Secret values never enter the file, only 
       - id: globex
         env_prefix: GLOBEX_
         jortt_api: legacy
+        routty_delivery: sftp     # api (default) | sftp: ROUTTY_SFTP_HOST, _PORT, _PATH, _USER, _PRIVATE_KEY or _PASSWORD
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Tenant:
     rutter: bool = True
     jortt_api: str = "current"  # current | legacy | none
     b2brouter: bool = True
+    routty_delivery: str = "api"  # api (connector API) | sftp (drop folder Routty picks up)
 
     def secret(self, name: str) -> str:
         """The tenant's value of an environment setting: prefixed first, then the shared name."""
@@ -52,21 +54,22 @@ class Tenant:
 
 
 @cache
-def _load(path: str | None) -> tuple[Tenant, ...]:
+def _load(path: str | None, jortt_api: str, routty_delivery: str) -> tuple[Tenant, ...]:
     if not path:
-        return (Tenant(DEFAULT_TENANT_ID, jortt_api=os.getenv("JORTT_API", "current")),)
+        return (Tenant(DEFAULT_TENANT_ID, jortt_api=jortt_api, routty_delivery=routty_delivery),)
     entries = yaml.safe_load(Path(path).read_text()).get("tenants") or []
     tenants = tuple(Tenant(**entry) for entry in entries)
     if not tenants or len({t.id for t in tenants}) != len(tenants):
         raise ValueError(f"{path}: needs at least one tenant, each with a unique id")
-    bad = [t.id for t in tenants if t.jortt_api not in ("current", "legacy", "none")]
+    bad = [t.id for t in tenants if t.jortt_api not in ("current", "legacy", "none") or t.routty_delivery not in ("api", "sftp")]
     if bad:
-        raise ValueError(f"{path}: jortt_api must be current, legacy or none (tenants {bad})")
+        raise ValueError(f"{path}: jortt_api must be current, legacy or none, routty_delivery api or sftp (tenants {bad})")
     return tenants
 
 
 def all_tenants() -> tuple[Tenant, ...]:
-    return _load(os.getenv("TENANTS_FILE"))
+    # The default tenant's settings are part of the key: a changed environment is a new configuration.
+    return _load(os.getenv("TENANTS_FILE"), os.getenv("JORTT_API", "current"), os.getenv("ROUTTY_DELIVERY", "api"))
 
 
 def tenant_by_id(tenant_id: str) -> Tenant:

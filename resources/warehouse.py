@@ -115,7 +115,8 @@ class StreamSpec:
 
     def expected_fields(self) -> set[str]:
         """Top-level JSON keys the spec knows, to tell schema drift from expected shape."""
-        tops = {(c.path or f"$.{c.name}").removeprefix("$.").split(".")[0].split("[")[0] for c in self.columns if not c.sql}
+        # A column computed by SQL reads the field it is named after (and maybe others, in known_fields).
+        tops = {(c.path or f"$.{c.name}").removeprefix("$.").split(".")[0].split("[")[0] for c in self.columns}
         tops |= {c.array_path.removeprefix("$.").split("[")[0] for c in self.children}
         tops.add((self.key.path or f"$.{self.key.name}").removeprefix("$."))
         return tops | set(self.known_fields)

@@ -52,3 +52,17 @@ CREATE TABLE IF NOT EXISTS raw.b2brouter_invoice_documents (
     fetched_at    TIMESTAMP NOT NULL,
     PRIMARY KEY (tenant_id, invoice_id, document_type)
 );
+
+-- Every masterdata record Routty has been sent, by key: what it was (hash), in which upload, and
+-- what became of it. The XML assets compare the model against it to send only the delta.
+CREATE TABLE IF NOT EXISTS sync.masterdata_records (
+    tenant_id    VARCHAR NOT NULL,
+    list_type    VARCHAR NOT NULL,
+    record_key   VARCHAR NOT NULL,
+    content_hash VARCHAR NOT NULL,
+    status       VARCHAR NOT NULL,  -- sent | accepted | failed | deleted
+    status_id    VARCHAR,
+    attempts     INTEGER NOT NULL,
+    updated_at   TIMESTAMP NOT NULL,
+    PRIMARY KEY (tenant_id, list_type, record_key)
+);

@@ -173,11 +173,21 @@ def routes(state: SandboxState) -> list[Route]:
         data = await _json(request)
         _non_negative(data, "processing_delay", float)
         _non_negative(data, "fail_next", int)
+        _non_negative(data, "max_upload_bytes", int)
+        if data.get("max_upload_bytes") == 0:
+            raise AdminError(400, "max_upload_bytes must be at least 1")
         if "processing_delay" in data:
             state.routty.processing_delay = float(data["processing_delay"])
         if "fail_next" in data:
             state.routty.fail_next = data["fail_next"]
-        return {"processing_delay": state.routty.processing_delay, "fail_next": state.routty.fail_next}
+        if "max_upload_bytes" in data:
+            state.routty.max_upload_bytes = data["max_upload_bytes"]
+        return {"processing_delay": state.routty.processing_delay, "fail_next": state.routty.fail_next,
+                "max_upload_bytes": state.routty.max_upload_bytes}
+
+    async def routty_store(request: Request) -> dict:
+        state.routty.settle()
+        return state.routty.snapshot()
 
     async def expire_jortt_tokens(request: Request) -> dict:
         return {"expired": state.jortt_tokens.expire_all()}
@@ -196,5 +206,6 @@ def routes(state: SandboxState) -> list[Route]:
         Route("/routty/masterdata", _endpoint(routty_masterdata)),
         Route("/routty/partners", _endpoint(routty_partners)),
         Route("/routty/settings", _endpoint(routty_settings), methods=["POST"]),
+        Route("/routty/store", _endpoint(routty_store)),
         Route("/jortt/expire_tokens", _endpoint(expire_jortt_tokens), methods=["POST"]),
     ]

@@ -1,7 +1,8 @@
 """Routty connector API, masterdata part (mounted at /routty).
 
 Uploads are processed asynchronously like the real service: Pending for `processing_delay`
-seconds, then validated once against the field tables of the XML formats seed.
+seconds, then validated once against the field tables of the XML formats seed (sandbox/routty_rules.py,
+every list type of the seed). What succeeds lands in a store per list type; deletes remove from it.
 """
 
 from __future__ import annotations
@@ -9,10 +10,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, NamedTuple
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from lxml import etree
 from starlette.requests import Request
@@ -20,131 +20,22 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from sandbox import credentials
+from sandbox import routty_rules as rules
+from sandbox.routty_rules import error as _error
+from sandbox.routty_rules import text as _text
 
 if TYPE_CHECKING:
     from sandbox.app import SandboxState
 
 XML_TYPES = {"application/xml", "text/xml"}
-# Other masterdata lists of the seed: accepted as they are until their structure is simulated.
-OTHER_ROOTS = {"PartyBankAccountList", "PurchaseOrderMasterDataList", "GoodsReceiptMasterDataList",
-               "ArticleList", "AccountingMasterDataList"}
-MAX_ERRORS = 100
-
-
-# ---------------------------------------------------------------- PartyList field table
-
-class Field(NamedTuple):
-    max_len: int | None = None
-    required: bool = False
-    children: dict | None = None  # set for a group element
-    repeated: bool = False
-
-
-def _dims(n: int) -> dict:
-    return {f"Dimension{i}": Field(400) for i in range(1, n + 1)}
-
-
-REGISTRATION = {"Number": Field(100, True), "Scheme": Field(50, True)}
-BANK_ACCOUNT = {"BankNumber": Field(50), "AccountNumber": Field(50, True), "IBAN": Field(34, True),
-                "BIC": Field(11), "Currency": Field(3), **_dims(4)}
-METADATA = {
-    "Number": Field(100, True), "SiteCode": Field(100), "CorporateGroupID": Field(100),
-    "Name1": Field(400, True), "Name2": Field(400), "Address1": Field(400), "Address2": Field(400),
-    "POBox": Field(50), "PoBox": Field(50),  # the table says POBox, the seed's own example PoBox
-    "PostalCode": Field(12), "City": Field(100), "State": Field(100), "Location": Field(100),
-    "CountryCode": Field(3), "Telephone": Field(31), "EmailAddress": Field(100),
-    "PaymentTerms": Field(100), "PaymentMethod": Field(100), **_dims(8),
-    "PartyRegistrationNumbers": Field(children={"PartyRegistrationNumber": Field(children=REGISTRATION,
-                                                                                 repeated=True)}),
-    "PartyBankAccounts": Field(children={"PartyBankAccount": Field(children=BANK_ACCOUNT, repeated=True)}),
-}
-PARTY = {"Metadata": Field(required=True, children=METADATA),
-         "Type": Field(required=True, children={"Name": Field(None, True)}),
-         "Active": Field()}
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # default of the max_upload_bytes setting
+# What /masterdata/delete takes as "type"; the numbers are the store keys (a PartyBankAccount is
+# "<partyNumber>:<IBAN>", an AccountingMasterData "<type>:<Value>").
+DELETE_TYPES = ("Party", "PartyBankAccount", "PurchaseOrder", "GoodsReceipt", "AccountingMasterData", "Article")
 
 
 def _name(el) -> str:
     return el.tag  # a namespaced tag ("{ns}PartyList") is deliberately unknown: the seed uses none
-
-
-def _error(el, code: str, message: str) -> dict:
-    return {"line": el.sourceline if el is not None else None, "code": code, "message": message}
-
-
-def _walk(el, spec: dict, path: str, who: str, errors: list[dict]) -> None:
-    seen: Counter[str] = Counter()
-    for child in el.iterchildren(etree.Element):  # skips comments and processing instructions
-        name = _name(child)
-        where = f"{path}/{name}" if path else name
-        rule = spec.get(name)
-        seen[name] += 1
-        if rule is None:
-            errors.append(_error(child, "UnknownElement", f"{who}: unknown element {where}"))
-        elif seen[name] > 1 and not rule.repeated:
-            errors.append(_error(child, "DuplicateElement", f"{who}: {where} appears more than once"))
-        elif rule.children is not None:
-            _walk(child, rule.children, where, who, errors)
-        else:
-            _check_leaf(child, rule, where, who, errors)
-    for name, rule in spec.items():
-        if rule.required and not seen[name]:
-            where = f"{path}/{name}" if path else name
-            errors.append(_error(el, "RequiredFieldMissing", f"{who}: {where} is required"))
-
-
-def _check_leaf(el, rule: Field, where: str, who: str, errors: list[dict]) -> None:
-    text = el.text or ""
-    if len(el):
-        errors.append(_error(el, "UnexpectedChildElement", f"{who}: {where} must hold text, not elements"))
-    elif rule.required and not text.strip():
-        errors.append(_error(el, "RequiredFieldMissing", f"{who}: {where} is required but empty"))
-    elif rule.max_len is not None and len(text) > rule.max_len:
-        errors.append(_error(el, "MaxLengthExceeded",
-                             f"{who}: {where} is {len(text)} characters long, the maximum is {rule.max_len}"))
-
-
-def _text(el, path: str) -> str | None:
-    found = el.find(path)
-    return found.text if found is not None else None
-
-
-def _party_key(party) -> tuple:
-    return tuple((_text(party, f"Metadata/{f}") or "").strip() for f in ("Number", "CorporateGroupID", "SiteCode"))
-
-
-def validate_party_list(root) -> list[dict]:
-    """The PartyList rules of the formats seed; an empty list means valid."""
-    errors: list[dict] = []
-    parties = []
-    for child in root.iterchildren(etree.Element):
-        if _name(child) == "Party":
-            parties.append(child)
-        else:
-            errors.append(_error(child, "UnknownElement", f"PartyList: unknown element {_name(child)}"))
-    if not parties:
-        errors.append(_error(root, "EmptyList", "PartyList: at least one Party is required"))
-    first_seen: dict[tuple, int] = {}
-    for i, party in enumerate(parties, 1):
-        number = (_text(party, "Metadata/Number") or "").strip()
-        who = f"Party {number!r}" if number else f"Party #{i} (no Number)"
-        _walk(party, PARTY, "", who, errors)
-        active = party.find("Active")
-        if active is not None and (active.text or "").strip() not in ("true", "false"):
-            errors.append(_error(active, "InvalidBoolean", f"{who}: Active must be true or false, "
-                                                           f"got {active.text!r}"))
-        schemes = Counter((s.text or "").strip() for s in party.iterfind(
-            "Metadata/PartyRegistrationNumbers/PartyRegistrationNumber/Scheme"))
-        for scheme, count in schemes.items():
-            if scheme and count > 1:
-                errors.append(_error(party, "DuplicateRegistrationScheme",
-                                     f"{who}: PartyRegistrationNumber with Scheme {scheme!r} appears {count} "
-                                     f"times, only one per Scheme is allowed"))
-        key = _party_key(party)
-        if number and key in first_seen:
-            errors.append(_error(party, "DuplicateParty",
-                                 f"{who}: Number/CorporateGroupID/SiteCode {key} repeats Party #{first_seen[key]}"))
-        first_seen.setdefault(key, i)
-    return errors[:MAX_ERRORS]
 
 
 # ---------------------------------------------------------------- the store
@@ -161,7 +52,7 @@ class Upload:
     simulated_failure: bool = False
     status: str = "Pending"
     errors: list[dict] = field(default_factory=list)
-    party_count: int = 0
+    party_count: int = 0  # records in the list, whatever their kind
 
     def public(self) -> dict:
         return {"statusId": self.status_id, "status": self.status, "errors": self.errors}
@@ -174,16 +65,34 @@ class Upload:
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class RouttyStore:
+    """What Routty holds: every upload, and per list type the records of the uploads that succeeded."""
+
     def __init__(self, processing_delay: float) -> None:
         self.processing_delay = processing_delay
         self.fail_next = 0
+        self.max_upload_bytes = MAX_UPLOAD_BYTES
         self.uploads: dict[str, Upload] = {}
-        self.partners: dict[str, dict] = {}  # business partners by party Number
+        self.partners: dict[str, dict] = {}  # business partners by party Number (the summary GET lists)
+        self.parties: dict[str, dict] = {}  # the PartyList records by party Number
+        self.bank_accounts: dict[str, dict[str, dict]] = {}  # party Number -> IBAN -> bank account
+        self.purchase_orders: dict[str, dict] = {}  # by DocumentReference
+        self.goods_receipts: dict[str, dict] = {}  # by DocumentReference
+        self.accounting: dict[str, dict] = {}  # by "<type>:<Value>"
+        self.articles: dict[str, dict] = {}  # by Number
         self.deletions: dict[str, dict] = {}  # by statusId
+
+    def by_root(self) -> dict[str, dict]:
+        return {"PurchaseOrderMasterDataList": self.purchase_orders, "GoodsReceiptMasterDataList": self.goods_receipts,
+                "AccountingMasterDataList": self.accounting, "ArticleList": self.articles}
+
+    def snapshot(self) -> dict:
+        return {"parties": self.parties, "bank_accounts": self.bank_accounts,
+                "purchase_orders": self.purchase_orders, "goods_receipts": self.goods_receipts,
+                "accounting": self.accounting, "articles": self.articles}
 
     def add(self, root, body: bytes, headers: dict) -> Upload:
         upload = Upload(str(uuid.uuid4()), _name(root), body, headers, headers.get("x-correlation-id"),
@@ -196,7 +105,7 @@ class RouttyStore:
         return upload
 
     def settle(self) -> None:
-        """Finish the processing of every upload whose delay has passed, exactly once each."""
+        """Finish the processing of every upload whose delay has passed, exactly once each, in order."""
         now = time.monotonic()
         for upload in self.uploads.values():
             if upload.status == "Pending" and now >= upload.ready_at:
@@ -206,27 +115,69 @@ class RouttyStore:
         root = etree.fromstring(upload.body, _parser())
         if upload.simulated_failure:
             upload.errors = [_error(None, "SimulatedFailure", "Failed on request of the sandbox (fail_next)")]
-        elif upload.root == "PartyList":
-            upload.errors = validate_party_list(root)
-        elif upload.root not in OTHER_ROOTS:
-            upload.errors = [_error(root, "UnknownRootElement", f"Unknown masterdata list {upload.root!r}")]
+        else:
+            upload.errors = rules.validate_list(root)
+            if not upload.errors and upload.root == "PartyBankAccountList":
+                upload.errors = self._unknown_parties(root)
         upload.status = "Failed" if upload.errors else "Success"
-        if upload.status == "Success" and upload.root == "PartyList":
-            for party in root.iterchildren("Party"):
-                self._upsert(party, upload)
+        if upload.status == "Success":
+            self._apply(root, upload)
+
+    def _unknown_parties(self, root) -> list[dict]:
+        """"The other fields are used to identify the party": its bank accounts need a known party."""
+        return [_error(party, "UnknownParty", f"Party {number!r}: no such party in Routty, upload it in a "
+                                              f"PartyList before its bank accounts")
+                for party in root.iterchildren("Party")
+                if (number := _text(party, "Metadata", "Number")) not in self.partners]
+
+    def _apply(self, root, upload: Upload) -> None:
+        spec = rules.LISTS[upload.root]
+        for record in root.iterchildren(spec.record):
+            key = spec.key(record)
+            if upload.root == "PartyList":
+                self.parties[key] = rules.as_dict(record, spec.fields)
+                self._upsert(record, upload)
+            if spec.record == "Party":  # a PartyList may carry bank accounts too; a bank account is upserted by IBAN
+                for account in record.iterfind("Metadata/PartyBankAccounts/PartyBankAccount"):
+                    self.bank_accounts.setdefault(key, {})[_text(account, "IBAN")] = \
+                        rules.as_dict(account, rules.BANK_ACCOUNT)
+                self._sync_ibans(key)
+            else:
+                self.by_root()[upload.root][key] = rules.as_dict(record, spec.fields)
 
     def _upsert(self, party, upload: Upload) -> None:
-        number = _text(party, "Metadata/Number").strip()
+        number = _text(party, "Metadata", "Number")
         self.partners[number] = {
-            "number": number, "name": _text(party, "Metadata/Name1"), "type": _text(party, "Type/Name"),
-            "active": (_text(party, "Active") or "true").strip() == "true",
-            "corporateGroupId": _text(party, "Metadata/CorporateGroupID"),
-            "siteCode": _text(party, "Metadata/SiteCode"), "countryCode": _text(party, "Metadata/CountryCode"),
-            "registrationNumbers": [{"number": _text(r, "Number"), "scheme": _text(r, "Scheme")} for r in
+            "number": number, "name": party.findtext("Metadata/Name1"), "type": party.findtext("Type/Name"),
+            "active": (party.findtext("Active") or "true").strip() == "true",
+            "corporateGroupId": party.findtext("Metadata/CorporateGroupID"),
+            "siteCode": party.findtext("Metadata/SiteCode"), "countryCode": party.findtext("Metadata/CountryCode"),
+            "registrationNumbers": [{"number": r.findtext("Number"), "scheme": r.findtext("Scheme")} for r in
                                     party.iterfind("Metadata/PartyRegistrationNumbers/PartyRegistrationNumber")],
-            "ibans": [_text(b, "IBAN") for b in party.iterfind("Metadata/PartyBankAccounts/PartyBankAccount")],
-            "statusId": upload.status_id, "updatedAt": _now_iso(),
+            "ibans": [], "statusId": upload.status_id, "updatedAt": _now_iso(),
         }
+
+    def _sync_ibans(self, number: str) -> None:
+        if not self.bank_accounts.get(number):
+            self.bank_accounts.pop(number, None)
+        if number in self.partners:
+            self.partners[number]["ibans"] = list(self.bank_accounts.get(number, {}))
+
+    def delete(self, kind: str, number: str) -> bool:
+        """Remove one entry; False when Routty has no such entry."""
+        if kind == "Party":
+            found = self.partners.pop(number, None) is not None
+            self.parties.pop(number, None)
+            self.bank_accounts.pop(number, None)
+            return found
+        if kind == "PartyBankAccount":
+            party, _, iban = number.rpartition(":")
+            found = self.bank_accounts.get(party, {}).pop(iban, None) is not None
+            self._sync_ibans(party)
+            return found
+        store = {"PurchaseOrder": self.purchase_orders, "GoodsReceipt": self.goods_receipts,
+                 "AccountingMasterData": self.accounting, "Article": self.articles}[kind]
+        return store.pop(number, None) is not None
 
 
 def _parser() -> etree.XMLParser:
@@ -238,6 +189,12 @@ def _parser() -> etree.XMLParser:
 
 def _problem(status: int, title: str, detail: str) -> JSONResponse:
     return JSONResponse({"title": title, "status": status, "detail": detail}, status_code=status)
+
+
+def _too_large(size: int | None, limit: int) -> JSONResponse:
+    told = f"{size} bytes" if size is not None else "more than that"
+    return JSONResponse({"errors": [{"line": None, "code": "PayloadTooLarge",
+                                     "message": f"The upload is {told}; the limit is {limit} bytes"}]}, 413)
 
 
 def _authorized(request: Request) -> bool:
@@ -258,7 +215,16 @@ def routes(state: SandboxState) -> list[Route]:
         if media_type not in XML_TYPES:
             return _problem(415, "Unsupported Media Type", "The sandbox accepts masterdata as XML "
                                                            "(application/xml or text/xml).")
-        body = await request.body()
+        limit = state.routty.max_upload_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return _too_large(int(declared), limit)
+        body = bytearray()
+        async for chunk in request.stream():  # stop reading as soon as the limit is passed
+            body += chunk
+            if len(body) > limit:
+                return _too_large(None, limit)
+        body = bytes(body)
         try:
             root = etree.fromstring(body, _parser())
         except etree.XMLSyntaxError as e:
@@ -294,13 +260,13 @@ def routes(state: SandboxState) -> list[Route]:
         try:
             data = json.loads(await request.body())
             kind, numbers = data["type"], data["numbers"]
-            assert isinstance(kind, str) and isinstance(numbers, list) and all(isinstance(n, str) for n in numbers)
+            assert kind in DELETE_TYPES and isinstance(numbers, list) and all(isinstance(n, str) for n in numbers)
         except (ValueError, KeyError, TypeError, AssertionError):
-            return JSONResponse({"errors": [{"line": None, "code": "InvalidRequest",
-                                             "message": 'Expected JSON {"type": "Party", "numbers": ["..."]}'}]}, 400)
+            return JSONResponse({"errors": [{"line": None, "code": "InvalidRequest", "message":
+                                             f'Expected JSON {{"type": one of {", ".join(DELETE_TYPES)}, '
+                                             f'"numbers": ["..."]}}'}]}, 400)
         state.routty.settle()
-        partners = state.routty.partners if kind == "Party" else {}
-        deleted = [n for n in numbers if partners.pop(n, None) is not None]
+        deleted = [n for n in numbers if state.routty.delete(kind, n)]
         status_id = str(uuid.uuid4())
         state.routty.deletions[status_id] = {
             "statusId": status_id, "type": kind, "numbers": numbers, "deleted": deleted,

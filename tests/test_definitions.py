@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from assets.routty.catalog import DOCUMENTS
 from orchestration.definitions import defs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +56,7 @@ def test_cli_validates_and_materializes_everything_against_the_environment(embed
     assert "RUN_SUCCESS" in run.stderr
     with duckdb.connect(env["WAREHOUSE_PATH"], read_only=True) as db:
         assert db.execute("SELECT count(*) FROM staging.rutter_vendors").fetchone()[0] > 0
-        assert db.execute("SELECT count(*) FROM sync.masterdata_uploads WHERE status_id IS NOT NULL").fetchone()[0] == 1
+        lists = db.execute("SELECT list_type FROM sync.masterdata_uploads WHERE status_id IS NOT NULL ORDER BY 1").fetchall()
+        assert [t for (t,) in lists] == sorted(doc.list_type for doc in DOCUMENTS)
     for secret in ("RUTTER_CLIENT_SECRET", "RUTTER_ACCESS_TOKEN", "ROUTTY_API_KEY"):
         assert env[secret] not in run.stdout + run.stderr

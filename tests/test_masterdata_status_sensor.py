@@ -20,7 +20,8 @@ def push_once(instance) -> str:
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance, asset_selection=list(upstream))
     assert result.success
     push = next(e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == "party_list_push")
-    return next(iter(push.materialization.metadata["status_ids"].value.values()))
+    (status_id,) = push.materialization.metadata["status_ids"].value["default"]
+    return status_id
 
 
 def tick(instance, env, cursor=None):
@@ -63,3 +64,5 @@ def test_failed_upload_is_recorded_with_routty_errors_and_fails_the_check(embedd
     assert failed["default/PartyList"][0]["code"] == "SimulatedFailure"
     with duckdb.connect(embedded_env["WAREHOUSE_PATH"], read_only=True) as db:
         assert db.execute("SELECT status FROM sync.masterdata_uploads").fetchall() == [("Failed",)]
+        # every record of the failed upload is marked for another attempt on the next push
+        assert db.execute("SELECT DISTINCT status FROM sync.masterdata_records").fetchall() == [("failed",)]

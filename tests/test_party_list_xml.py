@@ -3,7 +3,7 @@
 from lxml import etree
 
 from assets.routty.party_list import party_element, party_key
-from assets.routty.xml_writer import Reject, validate_document, write_list
+from assets.routty.xml_writer import Reject, validate_document, write_parts
 
 
 def row(**overrides):
@@ -16,9 +16,9 @@ def row(**overrides):
     return {**base, **overrides}
 
 
-def build(tmp_path, rows):
+def build(tmp_path, rows, max_bytes=10_000_000):
     records = ((r["number"], party_element(r)) for r in rows)
-    return write_list(tmp_path / "PartyList.xml", "PartyList", records, unique_key=party_key)
+    return write_parts(tmp_path, "PartyList", records, unique_key=party_key, max_bytes=max_bytes)
 
 
 def test_special_characters_round_trip_exactly(tmp_path):
@@ -26,12 +26,13 @@ def test_special_characters_round_trip_exactly(tmp_path):
     result = build(tmp_path, [row(number=f"V-{i}", name1=name) for i, name in enumerate(names)])
 
     assert result.records == 4 and not result.rejects
-    raw = result.path.read_bytes()
+    path = result.parts[0].path
+    raw = path.read_bytes()
     assert raw.startswith(b"<?xml version='1.0' encoding='utf-8'?>") or raw.startswith(b'<?xml version="1.0" encoding="utf-8"?>')
     assert b"&amp; S\xc3\xb6hne &lt;GmbH&gt;" in raw  # escaped, UTF-8 encoded
-    parsed = [p.findtext("Metadata/Name1") for p in etree.parse(str(result.path)).getroot()]
+    parsed = [p.findtext("Metadata/Name1") for p in etree.parse(str(path)).getroot()]
     assert parsed == names
-    assert validate_document(result.path, "PartyList") == (4, [])
+    assert validate_document(path, "PartyList") == (4, [])
 
 
 def test_absent_values_are_omitted_not_written_empty(tmp_path):
@@ -68,17 +69,33 @@ def test_bad_records_are_rejected_by_field_and_the_rest_still_goes_out(tmp_path)
         ("CTRL", "Name1"), ("OK-1", "Number"), ("OK-2", "CountryCode"),
     }
     assert all(r.reason for r in result.rejects)
-    assert validate_document(result.path, "PartyList") == (1, [])
+    assert validate_document(result.parts[0].path, "PartyList") == (1, [])
 
 
 def test_no_valid_party_means_no_document(tmp_path):
     result = build(tmp_path, [row(name1=None)])
-    assert result.records == 0 and not result.path.exists()
+    assert result.records == 0 and result.parts == [] and not list(tmp_path.glob("*.xml"))
 
 
 def test_builder_rejects_pass_through(tmp_path):
-    result = write_list(tmp_path / "PartyList.xml", "PartyList", [("k", Reject("k", "Name1", "boom")), ("V-1", party_element(row()))])
+    result = write_parts(tmp_path, "PartyList", [("k", Reject("k", "Name1", "boom")), ("V-1", party_element(row()))])
     assert result.records == 1 and result.rejects == [Reject("k", "Name1", "boom")]
+
+
+def test_large_lists_are_split_into_valid_parts_of_bounded_size(tmp_path):
+    result = build(tmp_path, [row(number=f"V-{i:05d}") for i in range(3000)], max_bytes=100_000)
+    assert len(result.parts) > 5 and result.records == 3000
+    assert all(p.size_bytes < 100_000 + 64 * 1_000 for p in result.parts)  # checked every 64 records
+    assert sum(validate_document(p.path, "PartyList")[0] for p in result.parts) == 3000
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_long_free_text_is_truncated_and_noted_identifiers_are_rejected(tmp_path):
+    long_name = row(number="LONG", name1="N" * 450)
+    element = party_element(long_name)
+    assert element.findtext("Metadata/Name1") == "N" * 400
+    assert long_name["_truncated"] == [("Name1", "truncated from 450 to 400 characters")]
+    assert party_element(row(number="BADCC", country_code="XX")).field == "CountryCode"
 
 
 def test_document_check_catches_a_broken_file(tmp_path):

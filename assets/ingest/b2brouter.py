@@ -76,7 +76,7 @@ def b2brouter_stream_asset(stream: str, partitions_def: dg.PartitionsDefinition 
     ) -> Iterator[dg.MaterializeResult]:
         tenant = tenant_of_run(context)
         if not tenant.b2brouter:
-            yield from skip(context, tenant, "no B2Brouter account configured")
+            yield skip(context, tenant, "no B2Brouter account configured")
             return
         with b2brouter.client(tenant) as client:
             yield ingest(context, tenant, spec, warehouse, config, lambda window: pages(client, window),

@@ -151,7 +151,7 @@ def jortt_stream_asset(stream: str, partitions_def: dg.PartitionsDefinition | No
             with jortt.legacy_client(tenant) as client:
                 yield ingest(context, tenant, legacy_spec, warehouse, config, lambda _: legacy_pages(client), client.http.stats, incremental=False)
         else:
-            yield from skip(context, tenant, f"Jortt API {tenant.jortt_api!r} has no {stream}")
+            yield skip(context, tenant, f"Jortt API {tenant.jortt_api!r} has no {stream}")
 
     return jortt_stream
 

@@ -62,11 +62,10 @@ def window_for(cursor: str | None, config: IngestConfig, incremental: bool) -> W
 
 
 def ingest_asset(system: str, stream: str, description: str, partitions_def: dg.PartitionsDefinition | None):
-    """The decorator every ingest asset shares. Output is optional: a tenant the system does not
-    apply to (or not yet) materializes nothing, and what depends on it waits."""
+    """The decorator every ingest asset shares."""
     key = dg.AssetKey([system, stream])
     return dg.asset(key=key, group_name="ingest", kinds={system, "duckdb"}, partitions_def=partitions_def,
-                    check_specs=check_specs(key), output_required=False, description=description)
+                    check_specs=check_specs(key), description=description)
 
 
 def check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
@@ -162,12 +161,16 @@ def _spool(pages: Iterable[Page], spool: Path) -> int:
     return count
 
 
-def skip(context: dg.AssetExecutionContext, tenant: Tenant, why: str) -> list[dg.AssetCheckResult]:
-    """Nothing is materialized for this tenant (not configured for the system, or not ready), so
-    the assets downstream of it are skipped in this run too. The checks still report, saying why."""
+def skip(context: dg.AssetExecutionContext, tenant: Tenant, why: str) -> dg.MaterializeResult:
+    """Nothing to read for this tenant (the system is not configured for it, or not ready): the
+    stream's tables stay as they were, and the models downstream still build from what is there,
+    so one missing source never holds back the others."""
     context.log.warning(f"{context.assets_def.key.to_user_string()}: skipped for tenant {tenant.id}: {why}")
-    return [
-        dg.AssetCheckResult(asset_key=spec.asset_key, check_name=spec.name, passed=True,
-                            description=f"not read for tenant {tenant.id}: {why}")
-        for spec in context.assets_def.check_specs
-    ]
+    return dg.MaterializeResult(
+        metadata={"tenant": tenant.id, "skipped": why},
+        check_results=[
+            dg.AssetCheckResult(asset_key=spec.asset_key, check_name=spec.name, passed=True,
+                                description=f"not read for tenant {tenant.id}: {why}")
+            for spec in context.assets_def.check_specs
+        ],
+    )

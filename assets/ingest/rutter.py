@@ -84,7 +84,8 @@ ITEMS = StreamSpec("rutter", "items", "items", (
 
 COMPANY_INFO = StreamSpec("rutter", "company_info", "company_info", (
     Column("name"), Column("legal_name"), Column("currency_code"), Column("registration_number"),
-    Column("tax_number"), Column("addresses", "JSON"), *_times(),
+    Column("tax_number"), Column("addresses", "JSON"), Column("email"), Column("phone"), Column("website"),
+    Column("platform_id"), *_times(),
 ), cursor_column=None, single=True)
 
 CONNECTION_STATUS = StreamSpec("rutter", "connection_status", "", (
@@ -113,7 +114,7 @@ def rutter_stream_asset(spec: StreamSpec, partitions_def: dg.PartitionsDefinitio
     ) -> Iterator[dg.MaterializeResult]:
         tenant = tenant_of_run(context)
         if not tenant.rutter:
-            yield from skip(context, tenant, "no Rutter connection configured")
+            yield skip(context, tenant, "no Rutter connection configured")
             return
         with rutter.client(tenant) as client:
 
@@ -127,7 +128,7 @@ def rutter_stream_asset(spec: StreamSpec, partitions_def: dg.PartitionsDefinitio
                 result = ingest(context, tenant, spec, warehouse, config, fetch, client.http.stats,
                                 incremental=spec.cursor_column is not None)
             except RutterNotReady as not_ready:
-                yield from skip(context, tenant, str(not_ready))
+                yield skip(context, tenant, str(not_ready))
                 return
         yield result
 

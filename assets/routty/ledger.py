@@ -1,8 +1,10 @@
-"""The masterdata ledger (sync.masterdata_uploads): what was sent to Routty, and what became of it.
+"""The masterdata ledger: what was sent to Routty, and what became of it.
 
-It is what makes pushing idempotent: a document whose hash matches the last one sent for its tenant
-and list type is not sent again. A row is written *before* the upload ('Sending') and completed
-after it, so a crash in between leaves a visible trace instead of a silent gap.
+- `sync.masterdata_uploads`, one row per upload (a part of a list, or a batch of deletes): written
+  *before* the upload ('Sending') and completed after it, so a crash in between leaves a visible
+  trace; an upload whose bytes were already sent and confirmed is never sent again.
+- `sync.masterdata_records`, one row per record key: its content hash, the upload that carried it
+  and Routty's verdict. The XML assets compare against it to build only the delta.
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ class Upload:
     status: str
 
 
-def last_upload(conn: duckdb.DuckDBPyConnection, tenant_id: str, list_type: str) -> Upload | None:
+def confirmed_upload(conn: duckdb.DuckDBPyConnection, tenant_id: str, list_type: str, content_hash: str) -> Upload | None:
+    """The upload that already carried exactly these bytes, if it arrived and did not fail (the
+    records of a failed upload are sent again, up to documents.MAX_ATTEMPTS times)."""
     row = conn.execute(
         """SELECT tenant_id, list_type, content_hash, status_id, status FROM sync.masterdata_uploads
-           WHERE tenant_id = ? AND list_type = ? ORDER BY sent_at DESC LIMIT 1""",
-        [tenant_id, list_type],
+           WHERE tenant_id = ? AND list_type = ? AND content_hash = ? AND status_id IS NOT NULL AND status <> 'Failed'
+           ORDER BY sent_at DESC LIMIT 1""",
+        [tenant_id, list_type, content_hash],
     ).fetchone()
     return Upload(*row) if row else None
 
@@ -45,11 +50,13 @@ def record_attempt(conn, tenant_id: str, list_type: str, content_hash: str, corr
     return sent_at
 
 
-def record_sent(conn, tenant_id: str, list_type: str, content_hash: str, sent_at, status_id: str) -> None:
+def record_sent(conn, tenant_id: str, list_type: str, content_hash: str, sent_at, status_id: str, status: str = "Pending") -> None:
+    """The upload arrived: 'Pending' until Routty's status says more, or 'Delivered' for a drop
+    folder, which reports nothing back."""
     conn.execute(
-        """UPDATE sync.masterdata_uploads SET status_id = ?, status = 'Pending'
+        """UPDATE sync.masterdata_uploads SET status_id = ?, status = ?
            WHERE tenant_id = ? AND list_type = ? AND content_hash = ? AND sent_at = ?""",
-        [status_id, tenant_id, list_type, content_hash, sent_at],
+        [status_id, status, tenant_id, list_type, content_hash, sent_at],
     )
 
 
@@ -67,6 +74,34 @@ def record_status(conn: duckdb.DuckDBPyConnection, result: MasterdataStatus) -> 
         """UPDATE sync.masterdata_uploads SET status = ?, errors = ?, checked_at = now()::TIMESTAMP
            WHERE status_id = ?""",
         [result.status, json.dumps(result.errors) if result.errors else None, result.status_id],
+    )
+    if result.is_terminal:
+        conn.execute(
+            """UPDATE sync.masterdata_records SET status = ?, updated_at = now()::TIMESTAMP
+               WHERE status_id = ? AND status = 'sent'""",
+            ["accepted" if result.status == "Success" else "failed", result.status_id],
+        )
+
+
+def record_part_sent(conn, tenant_id: str, list_type: str, records_csv: str, part: int, status_id: str) -> int:
+    """Every record of one uploaded part is now 'sent' with that upload's statusId."""
+    conn.execute(
+        """INSERT OR REPLACE INTO sync.masterdata_records
+           SELECT ?, ?, c.record_key, c.content_hash, 'sent', ?,
+                  CASE WHEN r.content_hash = c.content_hash THEN r.attempts + 1 ELSE 1 END, now()::TIMESTAMP
+           FROM read_csv(?, header = false, columns = {'record_key': 'VARCHAR', 'content_hash': 'VARCHAR', 'part': 'INTEGER'}) c
+           LEFT JOIN sync.masterdata_records r ON r.tenant_id = ? AND r.list_type = ? AND r.record_key = c.record_key
+           WHERE c.part = ?""",
+        [tenant_id, list_type, status_id, records_csv, tenant_id, list_type, part],
+    )
+    return conn.execute("SELECT count(*) FROM sync.masterdata_records WHERE status_id = ?", [status_id]).fetchone()[0]
+
+
+def record_deleted(conn, tenant_id: str, list_type: str, keys: list[str], status_id: str) -> None:
+    conn.execute(
+        """UPDATE sync.masterdata_records SET status = 'deleted', status_id = ?, updated_at = now()::TIMESTAMP
+           WHERE tenant_id = ? AND list_type = ? AND record_key IN (SELECT unnest(?::VARCHAR[]))""",
+        [status_id, tenant_id, list_type, keys],
     )
 
 

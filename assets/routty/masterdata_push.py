@@ -1,74 +1,131 @@
-"""Push masterdata documents to Routty: only a document that changed since the last upload is sent.
+"""Push masterdata to Routty: the delta parts the XML assets left in the outbox, then deletions.
 
-The only code that writes masterdata to Routty. One push asset per list type, made by
-`masterdata_push_asset`, reading the tenant's document from the outbox. The warehouse is
-opened only around ledger reads and writes, never across an HTTP call.
+The only code that writes masterdata to Routty. One push asset per list type. Delivery is over
+the connector API, or for tenants that choose it (`routty_delivery: sftp`) into an SFTP drop folder
+Routty picks up; a drop folder carries lists only, so deletions there wait (with a warning) until
+the tenant is delivered over the API. The warehouse is opened only around ledger reads and
+writes, never across a network call. A part whose exact bytes were already delivered is not sent
+again (a rerun after a crash between upload and ledger update completes the ledger instead).
 """
 
-
 import hashlib
+from collections.abc import Callable
+from contextlib import ExitStack
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.routty import ledger
-from assets.routty.outbox import document_path
+from assets.routty.documents import MasterdataDocument, read_manifest
 from resources.routty import RouttyClient, RouttyResource
-from resources.tenants import tenant_of_run
+from resources.sftp import SftpResource
+from resources.tenants import Tenant, tenant_of_run
 from resources.warehouse import ensure_schema
 
+DELETE_BATCH = 1_000
+# (xml, correlation id, content hash) → the upload's id; and the ledger status once it arrived
+Sender = tuple[Callable[[bytes, str, str], str], str]
 
-def push_document(warehouse: DuckDBResource, client: RouttyClient, tenant_id: str, list_type: str, xml: bytes, records: int) -> dict:
+
+def upload_once(warehouse: DuckDBResource, sender: Sender, tenant_id: str, list_type: str, xml: bytes, records: int) -> tuple[str, bool]:
+    """(upload id, sent now?) for these bytes: sent at most once, recorded before and after."""
+    send, arrived_status = sender
     content_hash = hashlib.sha256(xml).hexdigest()
     with warehouse.get_connection() as conn:
         ensure_schema(conn)
-        last = ledger.last_upload(conn, tenant_id, list_type)
-        if last and last.content_hash == content_hash and last.status != "Sending":
-            return {"pushed": False, "reason": f"unchanged since upload {last.status_id} ({last.status})"}
-        # Stable per content: Routty's logs tie every attempt at this document to one id.
+        done = ledger.confirmed_upload(conn, tenant_id, list_type, content_hash)
+        if done:
+            return done.status_id, False
+        # Stable per content: Routty's logs tie every attempt at this upload to one id.
         correlation_id = f"{tenant_id}:{list_type}:{content_hash[:16]}"
         sent_at = ledger.record_attempt(conn, tenant_id, list_type, content_hash, correlation_id, records)
-    status_id = client.upload_masterdata(xml, correlation_id)
+    status_id = send(xml, correlation_id, content_hash)
+    with warehouse.get_connection() as conn:
+        ledger.record_sent(conn, tenant_id, list_type, content_hash, sent_at, status_id, arrived_status)
+    return status_id, True
+
+
+def delete_once(warehouse: DuckDBResource, client: RouttyClient, tenant_id: str, doc: MasterdataDocument, keys: list[str]) -> tuple[str, bool]:
+    """(statusId, sent now?) for deleting these keys, at most once, like upload_once."""
+    list_type = f"{doc.list_type}:delete"
+    content_hash = hashlib.sha256("\n".join(keys).encode()).hexdigest()
+    with warehouse.get_connection() as conn:
+        ensure_schema(conn)
+        done = ledger.confirmed_upload(conn, tenant_id, list_type, content_hash)
+        if done:
+            return done.status_id, False
+        correlation_id = f"{tenant_id}:{list_type}:{content_hash[:16]}"
+        sent_at = ledger.record_attempt(conn, tenant_id, list_type, content_hash, correlation_id, len(keys))
+    status_id = client.delete_masterdata(doc.delete_type, keys, correlation_id)  # API only
     with warehouse.get_connection() as conn:
         ledger.record_sent(conn, tenant_id, list_type, content_hash, sent_at, status_id)
-    return {"pushed": True, "status_id": status_id, "records": records, "sha256": content_hash}
+    return status_id, True
 
 
-def masterdata_push_asset(
-    list_type: str, record_tag: str, xml_key: dg.AssetKey, partitions_def: dg.PartitionsDefinition | None
-) -> dg.AssetsDefinition:
+def open_sender(stack: ExitStack, tenant: Tenant, doc: MasterdataDocument, routty: RouttyResource, sftp: SftpResource) -> tuple[Sender, RouttyClient | None]:
+    """How this tenant's uploads travel; the Routty client too when deletions can go with them."""
+    if tenant.routty_delivery == "sftp":
+        drop = stack.enter_context(sftp.drop_folder(tenant))
+        # Named by content: a repeated drop overwrites the same file instead of adding a copy.
+        return (lambda xml, _, sha: "sftp:" + drop.upload(f"{doc.list_type}-{sha[:16]}.xml", xml), "Delivered"), None
+    client = stack.enter_context(routty.client())
+    return (lambda xml, correlation_id, _: client.upload_masterdata(xml, correlation_id), "Pending"), client
+
+
+def push_key(doc: MasterdataDocument) -> dg.AssetKey:
+    return dg.AssetKey(["routty", f"{doc.name}_push"])
+
+
+def masterdata_push_asset(doc: MasterdataDocument, partitions_def: dg.PartitionsDefinition | None) -> dg.AssetsDefinition:
     @dg.asset(
-        key=push_key(xml_key),
+        key=push_key(doc),
         group_name="routty",
-        deps=[xml_key],
+        deps=[doc.xml_key],
         partitions_def=partitions_def,
         kinds={"routty"},
-        description=f"Sends the tenant's {list_type} to Routty `POST /connector-api/masterdata` when its content changed.",
+        description=f"Sends the tenant's {doc.list_type} delta to Routty (`POST /connector-api/masterdata`) "
+                    f"and deletes what left the books (`/masterdata/delete`).",
     )
-    def push(context: dg.AssetExecutionContext, routty: RouttyResource, warehouse: DuckDBResource) -> dg.MaterializeResult:
+    def push(
+        context: dg.AssetExecutionContext, routty: RouttyResource, sftp: SftpResource, warehouse: DuckDBResource
+    ) -> dg.MaterializeResult:
         tenant = tenant_of_run(context)
-        path = document_path(tenant.id, list_type)
-        if not path.exists():
-            outcome = {"pushed": False, "reason": "no document (no valid record)"}
-        else:
-            xml = path.read_bytes()
-            # Markup cannot occur inside text (it is escaped), so this counts records exactly.
-            records = xml.count(f"<{record_tag}>".encode())
-            with routty.client() as client:
-                outcome = push_document(warehouse, client, tenant.id, list_type, xml, records)
-        context.log.info(f"{list_type} {tenant.id}: {outcome}")
+        manifest = read_manifest(doc, tenant.id) or {"parts": [], "deletes": []}
+        folder = doc.folder(tenant.id)
+        status_ids, uploads, records, deleted = [], 0, 0, 0
+        sender, client = None, None
+        with ExitStack() as stack:
+            if manifest["parts"] or manifest["deletes"]:
+                sender, client = open_sender(stack, tenant, doc, routty, sftp)
+            for number, part in enumerate(manifest["parts"], start=1):
+                xml = (folder / part["file"]).read_bytes()
+                status_id, sent = upload_once(warehouse, sender, tenant.id, doc.list_type, xml, part["records"])
+                with warehouse.get_connection() as conn:
+                    records += ledger.record_part_sent(conn, tenant.id, doc.list_type, str(folder / "records.csv"), number, status_id)
+                if sent and client:  # the status sensor follows what Routty's API received now
+                    status_ids.append(status_id)
+                uploads += sent
+            deletes = manifest["deletes"] if client or not manifest["deletes"] else []
+            if manifest["deletes"] and not deletes:
+                context.log.warning(f"{doc.list_type} {tenant.id}: {len(manifest['deletes'])} deletion(s) wait: "
+                                    "an SFTP drop folder carries no deletions")
+            for start in range(0, len(deletes), DELETE_BATCH):
+                keys = deletes[start:start + DELETE_BATCH]
+                status_id, sent = delete_once(warehouse, client, tenant.id, doc, keys)
+                with warehouse.get_connection() as conn:
+                    ledger.record_deleted(conn, tenant.id, doc.list_type, keys, status_id)
+                status_ids += [status_id] if sent else []
+                deleted += len(keys)
+        context.log.info(f"{doc.list_type} {tenant.id}: {uploads} upload(s), {records} record(s), {deleted} deletion(s)")
         return dg.MaterializeResult(
             metadata={
                 "tenant": tenant.id,
-                "documents_pushed": int(outcome["pushed"]),
-                "documents_unchanged": int(not outcome["pushed"]),
-                "status_ids": dg.MetadataValue.json({tenant.id: outcome["status_id"]} if outcome["pushed"] else {}),
-                "outcome": dg.MetadataValue.json(outcome),
+                "documents_pushed": uploads,
+                "records_sent": records,
+                "records_deleted": deleted,
+                "delivery": tenant.routty_delivery,
+                "status_ids": dg.MetadataValue.json({tenant.id: status_ids} if status_ids else {}),
             }
         )
 
     return push
-
-
-def push_key(xml_key: dg.AssetKey) -> dg.AssetKey:
-    return dg.AssetKey([*xml_key.path[:-1], xml_key.path[-1].removesuffix("_xml") + "_push"])

@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -36,14 +37,27 @@ class Reject:
     reason: str
 
 
+@dataclass(frozen=True)
+class Part:
+    path: Path
+    records: int
+    content_hash: str
+    size_bytes: int
+
+
 @dataclass
 class XmlBuild:
-    path: Path
     list_type: str
-    records: int = 0
-    content_hash: str = ""
-    size_bytes: int = 0
+    parts: list[Part] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+
+    @property
+    def records(self) -> int:
+        return sum(p.records for p in self.parts)
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(p.size_bytes for p in self.parts)
 
 
 class _HashingFile:
@@ -57,6 +71,52 @@ class _HashingFile:
         return self.raw.write(data)
 
 
+class _PartWriter:
+    """Streams records into `<name>-0001.xml`, `-0002.xml`, ... starting a new part once one
+    reaches `max_bytes`, so that no upload exceeds what Routty accepts. Each part is written under
+    a temporary name and renamed when complete: a reader never sees half a document."""
+
+    CHECK_EVERY = 64
+
+    def __init__(self, folder: Path, name: str, list_type: str, max_bytes: int):
+        self.folder, self.name, self.list_type, self.max_bytes = folder, name, list_type, max_bytes
+        self.parts: list[Part] = []
+        self._stack: ExitStack | None = None
+
+    def write(self, element: etree._Element) -> int:
+        """Write one record; returns the number of the part it went into (1-based)."""
+        if self._stack is None:
+            self._open()
+        self._xf.write(element)
+        self._records += 1
+        part = len(self.parts) + 1
+        # lxml buffers its output: look at the size every so often, not on every record.
+        if self._records % self.CHECK_EVERY == 0:
+            self._xf.flush()
+            if self._raw.tell() >= self.max_bytes:
+                self.close()
+        return part
+
+    def close(self) -> None:
+        if self._stack is None:
+            return
+        self._stack.close()
+        self._stack = None
+        path = self.folder / f"{self.name}-{len(self.parts) + 1:04d}.xml"
+        os.replace(self._tmp, path)
+        self.parts.append(Part(path, self._records, self._out.sha.hexdigest(), path.stat().st_size))
+
+    def _open(self) -> None:
+        self._stack = ExitStack()
+        self._tmp = self.folder / f".{self.name}-{len(self.parts) + 1:04d}.xml.tmp"
+        self._raw = self._stack.enter_context(open(self._tmp, "wb"))
+        self._out = _HashingFile(self._raw)
+        self._xf = self._stack.enter_context(etree.xmlfile(self._out, encoding="utf-8"))
+        self._xf.write_declaration()
+        self._stack.enter_context(self._xf.element(self.list_type))
+        self._records = 0
+
+
 def describe_invalid(schema: etree.XMLSchema) -> tuple[str, str]:
     """(field, reason) of the first schema error: the element at fault and lxml's message."""
     error = schema.error_log[0]
@@ -66,42 +126,36 @@ def describe_invalid(schema: etree.XMLSchema) -> tuple[str, str]:
     return (error.path or "").rsplit("/", 1)[-1] or "document", error.message
 
 
-def write_list(
-    path: Path,
+def write_parts(
+    folder: Path,
     list_type: str,
     records: Iterable[tuple[str, etree._Element | Reject]],
     unique_key=None,
+    max_bytes: int = 10 * 1024 * 1024,
+    on_written: Callable[[str, int], None] | None = None,
 ) -> XmlBuild:
-    """Write `<list_type>` with every valid record; returns counts, hash and the rejects.
+    """Write every valid record of a list into parts of at most about `max_bytes` each.
 
     `records` yields (record_key, element) — or a Reject from a builder that could not even make
     the element. `unique_key(element)` names the list's uniqueness rule (XSD 1.0 cannot check keys
     with optional parts); a second record with the same key is rejected, never merged.
+    `on_written(record_key, part_number)` hears of every record written. A list with no valid
+    record has no part: Routty requires at least one record in a document.
     """
     schema = schema_for(list_type)
-    build = XmlBuild(path, list_type)
-    seen: set = set()
-    tmp = path.with_name(f".{path.name}.tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(tmp, "wb") as raw:
-        out = _HashingFile(raw)
-        with etree.xmlfile(out, encoding="utf-8") as xf:
-            xf.write_declaration()
-            with xf.element(list_type):
-                for key, element in records:
-                    reject = element if isinstance(element, Reject) else _check(schema, key, element, unique_key, seen)
-                    if reject:
-                        build.rejects.append(reject)
-                        continue
-                    xf.write(element)
-                    build.records += 1
-        build.content_hash = out.sha.hexdigest()
-    build.size_bytes = tmp.stat().st_size
-    if build.records:
-        os.replace(tmp, path)
-    else:  # Routty requires at least one record: an empty list is not a document
-        tmp.unlink()
-        path.unlink(missing_ok=True)
+    build, seen = XmlBuild(list_type), set()
+    folder.mkdir(parents=True, exist_ok=True)
+    writer = _PartWriter(folder, list_type, list_type, max_bytes)
+    for key, element in records:
+        reject = element if isinstance(element, Reject) else _check(schema, key, element, unique_key, seen)
+        if reject:
+            build.rejects.append(reject)
+            continue
+        part = writer.write(element)
+        if on_written:
+            on_written(key, part)
+    writer.close()
+    build.parts = writer.parts
     return build
 
 

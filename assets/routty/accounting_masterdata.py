@@ -1,0 +1,31 @@
+"""Routty AccountingMasterDataList: the coding values Routty offers when an invoice is booked —
+GL accounts, VAT codes, currencies, payment terms — each with its `type` attribute."""
+
+import dagster as dg
+from lxml import etree
+
+from assets.routty.documents import MasterdataDocument
+from assets.routty.fields import RecordError, add_text, free_text
+from assets.routty.xml_writer import Reject
+
+
+def accounting_element(row: dict) -> etree._Element | Reject:
+    try:
+        element = etree.Element("AccountingMasterData", type=row["type"])
+        add_text(element, "Value", row.get("value"))
+        add_text(element, "Description", free_text(row, "Description", row.get("description"), 255))
+    except RecordError as error:
+        return Reject(f"{row.get('type')}:{row.get('value')}", error.field, error.reason)
+    return element
+
+
+ACCOUNTING = MasterdataDocument(
+    list_type="AccountingMasterDataList",
+    record_tag="AccountingMasterData",
+    name="accounting_masterdata_list",
+    model=dg.AssetKey(["model", "routty_accounting_masterdata"]),
+    key_sql="x.type || ':' || x.value",
+    build=accounting_element,
+    delete_type="AccountingMasterData",
+    unique_key=lambda element: (element.get("type"), element.findtext("Value")),
+)

@@ -1,0 +1,32 @@
+"""Routty ArticleList: the items of the books, for invoices that deal with material items."""
+
+import dagster as dg
+from lxml import etree
+
+from assets.routty.documents import MasterdataDocument
+from assets.routty.fields import RecordError, add_text, decimal_text, free_text
+from assets.routty.xml_writer import Reject
+
+
+def article_element(row: dict) -> etree._Element | Reject:
+    try:
+        article = etree.Element("Article")
+        add_text(article, "Number", row.get("number"))
+        add_text(article, "Description", free_text(row, "Description", row.get("description"), 255))
+        add_text(article, "Type", free_text(row, "Type", row.get("type"), 255))
+        add_text(article, "UnitPrice", decimal_text(row.get("unit_price"), 4))
+    except RecordError as error:
+        return Reject(str(row.get("number")), error.field, error.reason)
+    return article
+
+
+ARTICLES = MasterdataDocument(
+    list_type="ArticleList",
+    record_tag="Article",
+    name="article_list",
+    model=dg.AssetKey(["model", "routty_articles"]),
+    key_sql="x.number",
+    build=article_element,
+    delete_type="Article",
+    unique_key=lambda element: (element.findtext("CorporateGroupID"), element.findtext("Number")),
+)

@@ -17,7 +17,8 @@ def row(**overrides):
 
 
 def build(tmp_path, rows, max_bytes=10_000_000):
-    records = ((r["number"], party_element(r)) for r in rows)
+    """As the XML assets do: records ordered by key."""
+    records = ((r["number"], party_element(r)) for r in sorted(rows, key=lambda r: r["number"]))
     return write_parts(tmp_path, "PartyList", records, unique_key=party_key, max_bytes=max_bytes)
 
 

@@ -137,13 +137,14 @@ def write_parts(
     """Write every valid record of a list into parts of at most about `max_bytes` each.
 
     `records` yields (record_key, element) — or a Reject from a builder that could not even make
-    the element. `unique_key(element)` names the list's uniqueness rule (XSD 1.0 cannot check keys
-    with optional parts); a second record with the same key is rejected, never merged.
+    the element — ordered by record key. `unique_key(element)` names the list's uniqueness rule
+    (XSD 1.0 cannot check keys with optional parts); a record with the same key as the one before
+    it is rejected, never merged (the order makes duplicates neighbours, so memory stays flat).
     `on_written(record_key, part_number)` hears of every record written. A list with no valid
     record has no part: Routty requires at least one record in a document.
     """
     schema = schema_for(list_type)
-    build, seen = XmlBuild(list_type), set()
+    build, seen = XmlBuild(list_type), [None]
     folder.mkdir(parents=True, exist_ok=True)
     writer = _PartWriter(folder, list_type, list_type, max_bytes)
     for key, element in records:
@@ -159,14 +160,14 @@ def write_parts(
     return build
 
 
-def _check(schema, key, element, unique_key, seen) -> Reject | None:
+def _check(schema, key, element, unique_key, previous: list) -> Reject | None:
     if not schema.validate(element):
         return Reject(key, *describe_invalid(schema))
     if unique_key:
         identity = unique_key(element)
-        if identity in seen:
+        if identity == previous[0]:
             return Reject(key, "Number", f"duplicate key {identity!r}: another record in this list has it")
-        seen.add(identity)
+        previous[0] = identity
     return None
 
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox import b2brouter, credentials, jortt, rutter
+from sandbox import b2brouter, credentials, jortt, routty_documents, rutter
 from sandbox.dataset import Tenant
 from sandbox.faults import SYSTEMS
 
@@ -174,6 +174,9 @@ def routes(state: SandboxState) -> list[Route]:
         _non_negative(data, "processing_delay", float)
         _non_negative(data, "fail_next", int)
         _non_negative(data, "max_upload_bytes", int)
+        for name, kind in (("fail_next_documents", int), ("upload_url_ttl", float),
+                           ("document_processing_delay", float)):
+            _non_negative(data, name, kind)
         if data.get("max_upload_bytes") == 0:
             raise AdminError(400, "max_upload_bytes must be at least 1")
         if "processing_delay" in data:
@@ -182,8 +185,20 @@ def routes(state: SandboxState) -> list[Route]:
             state.routty.fail_next = data["fail_next"]
         if "max_upload_bytes" in data:
             state.routty.max_upload_bytes = data["max_upload_bytes"]
+        documents = state.routty_documents
+        if "fail_next_documents" in data:
+            documents.fail_next = data["fail_next_documents"]
+        if "upload_url_ttl" in data:
+            documents.upload_url_ttl = float(data["upload_url_ttl"])
+        if "document_processing_delay" in data:
+            documents.processing_delay = float(data["document_processing_delay"])
         return {"processing_delay": state.routty.processing_delay, "fail_next": state.routty.fail_next,
-                "max_upload_bytes": state.routty.max_upload_bytes}
+                "max_upload_bytes": state.routty.max_upload_bytes, "fail_next_documents": documents.fail_next,
+                "upload_url_ttl": documents.upload_url_ttl, "document_processing_delay": documents.processing_delay}
+
+    async def routty_documents_(request: Request) -> dict:
+        routty_documents.settle(state)
+        return state.routty_documents.snapshot()
 
     async def routty_store(request: Request) -> dict:
         state.routty.settle()
@@ -207,5 +222,6 @@ def routes(state: SandboxState) -> list[Route]:
         Route("/routty/partners", _endpoint(routty_partners)),
         Route("/routty/settings", _endpoint(routty_settings), methods=["POST"]),
         Route("/routty/store", _endpoint(routty_store)),
+        Route("/routty/documents", _endpoint(routty_documents_)),
         Route("/jortt/expire_tokens", _endpoint(expire_jortt_tokens), methods=["POST"]),
     ]

@@ -15,8 +15,9 @@ from sandbox.dataset import Dataset, build_dataset
 from sandbox.faults import FaultMiddleware, Faults, system_of
 from sandbox.jortt import JorttTokens
 from sandbox.routty import RouttyStore
+from sandbox.routty_documents import DocumentStore
 
-SECRET_PARAMS = {"access_token", "api_key", "apikey", "token", "client_secret", "password"}
+SECRET_PARAMS = {"access_token", "api_key", "apikey", "token", "client_secret", "password", "sig"}
 MAX_LOGGED_REQUESTS = 100_000  # bounds memory of a long-running demo sandbox
 
 
@@ -30,18 +31,22 @@ class SandboxState:
     dataset: Dataset = field(init=False)
     faults: Faults = field(init=False, default_factory=Faults)
     routty: RouttyStore = field(init=False)
+    routty_documents: DocumentStore = field(init=False)  # input documents
     jortt_tokens: JorttTokens = field(init=False, default_factory=JorttTokens)
     requests: deque = field(init=False, default_factory=lambda: deque(maxlen=MAX_LOGGED_REQUESTS))
 
     def __post_init__(self) -> None:
         self.dataset = build_dataset(self.size, self.seed)
         self.routty = RouttyStore(self.processing_delay)
+        self.routty_documents = DocumentStore(self.processing_delay)
 
     def reset(self, size: int | None = None, seed: int | None = None) -> None:
-        """Fresh data, empty Routty store, no faults, empty request log. Jortt tokens stay valid."""
+        """Fresh data, empty Routty stores (masterdata, documents), no faults, empty request log. Jortt tokens
+        stay valid."""
         self.size, self.seed = size or self.size, self.seed if seed is None else seed
         self.dataset = build_dataset(self.size, self.seed)
         self.routty = RouttyStore(self.processing_delay)
+        self.routty_documents = DocumentStore(self.processing_delay)
         self.faults.reset()
         self.requests.clear()
 

@@ -26,6 +26,18 @@ B2BROUTER_API_KEY_2 = "test_sandbox-b2brouter-api-key-2"
 B2BROUTER_ACCOUNT_ID_2 = "10002"
 
 ROUTTY_API_KEY = "sandbox-routty-api-key"
+# One Routty key per connector configuration (direction x flow); the masterdata key above opens neither.
+ROUTTY_INPUT_OUTBOUND_API_KEY = "sandbox-routty-input-outbound-api-key"  # sales documents in
+ROUTTY_INPUT_INBOUND_API_KEY = "sandbox-routty-input-inbound-api-key"  # received (purchase) documents in
+ROUTTY_OUTPUT_INBOUND_API_KEY = "sandbox-routty-output-inbound-api-key"  # exports out, feedback
+ROUTTY_KEYS = {  # key -> (direction, flow)
+    ROUTTY_API_KEY: ("Masterdata", None),
+    ROUTTY_INPUT_OUTBOUND_API_KEY: ("Input", "Outbound"),
+    ROUTTY_INPUT_INBOUND_API_KEY: ("Input", "Inbound"),
+    ROUTTY_OUTPUT_INBOUND_API_KEY: ("Output", "Inbound"),
+}
+# Signs the pre-signed upload URLs the input-documents API hands out (the sig= query parameter).
+ROUTTY_UPLOAD_SIGNING_KEY = b"sandbox-routty-upload-signing-key"
 
 
 @dataclass(frozen=True)

@@ -197,19 +197,22 @@ def _too_large(size: int | None, limit: int) -> JSONResponse:
                                      "message": f"The upload is {told}; the limit is {limit} bytes"}]}, 413)
 
 
-def _authorized(request: Request) -> bool:
-    return credentials.scheme_value(request.headers.get("authorization"), "ApiKey") == credentials.ROUTTY_API_KEY
-
-
 def _guarded(handler):
     async def endpoint(request: Request) -> JSONResponse:
-        if not _authorized(request):
+        key = credentials.scheme_value(request.headers.get("authorization"), "ApiKey")
+        if key != credentials.ROUTTY_API_KEY:
+            if key in credentials.ROUTTY_KEYS:  # a documents key (sandbox/routty_documents.py)
+                direction, flow = credentials.ROUTTY_KEYS[key]
+                return _problem(403, "Forbidden", f"This is an {direction} {flow} documents key; masterdata takes "
+                                                  f"the masterdata key (ROUTTY_API_KEY).")
             return _problem(401, "Unauthorized", "Missing or invalid API key: send 'Authorization: ApiKey <key>'.")
         return await handler(request)
     return endpoint
 
 
 def routes(state: SandboxState) -> list[Route]:
+    from sandbox import routty_documents  # imports this module: here, not at the top
+
     async def upload(request: Request) -> JSONResponse:
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type not in XML_TYPES:
@@ -283,5 +286,6 @@ def routes(state: SandboxState) -> list[Route]:
         Route("/connector-api/masterdata", _guarded(list_masterdata), methods=["GET"]),
         Route("/connector-api/masterdata/delete", _guarded(delete), methods=["POST"]),
         Route("/connector-api/masterdata/status/{status_id}", _guarded(status), methods=["GET"]),
+        *routty_documents.routes(state),
         Route("/{path:path}", _guarded(not_found), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]

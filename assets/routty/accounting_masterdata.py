@@ -5,17 +5,14 @@ import dagster as dg
 from lxml import etree
 
 from assets.routty.documents import MasterdataDocument
-from assets.routty.fields import RecordError, add_text, free_text
-from assets.routty.xml_writer import Reject
+from assets.routty.fields import add_text, free_text, record_builder
 
 
-def accounting_element(row: dict) -> etree._Element | Reject:
-    try:
-        element = etree.Element("AccountingMasterData", type=row["type"])
-        add_text(element, "Value", row.get("value"))
-        add_text(element, "Description", free_text(row, "Description", row.get("description"), 255))
-    except RecordError as error:
-        return Reject(f"{row.get('type')}:{row.get('value')}", error.field, error.reason)
+@record_builder(key=lambda row: f"{row.get('type')}:{row.get('value')}")
+def accounting_element(row: dict) -> etree._Element:
+    element = etree.Element("AccountingMasterData", type=row["type"])
+    add_text(element, "Value", row.get("value"))
+    add_text(element, "Description", free_text(row, "Description", row.get("description"), 255))
     return element
 
 

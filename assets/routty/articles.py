@@ -4,19 +4,16 @@ import dagster as dg
 from lxml import etree
 
 from assets.routty.documents import MasterdataDocument
-from assets.routty.fields import RecordError, add_text, decimal_text, free_text
-from assets.routty.xml_writer import Reject
+from assets.routty.fields import add_text, decimal_text, free_text, record_builder
 
 
-def article_element(row: dict) -> etree._Element | Reject:
-    try:
-        article = etree.Element("Article")
-        add_text(article, "Number", row.get("number"))
-        add_text(article, "Description", free_text(row, "Description", row.get("description"), 255))
-        add_text(article, "Type", free_text(row, "Type", row.get("type"), 255))
-        add_text(article, "UnitPrice", decimal_text(row.get("unit_price"), 4))
-    except RecordError as error:
-        return Reject(str(row.get("number")), error.field, error.reason)
+@record_builder(key=lambda row: row.get("number"))
+def article_element(row: dict) -> etree._Element:
+    article = etree.Element("Article")
+    add_text(article, "Number", row.get("number"))
+    add_text(article, "Description", free_text(row, "Description", row.get("description"), 255))
+    add_text(article, "Type", free_text(row, "Type", row.get("type"), 255))
+    add_text(article, "UnitPrice", decimal_text(row.get("unit_price"), 4))
     return article
 
 

@@ -6,25 +6,22 @@ import dagster as dg
 from lxml import etree
 
 from assets.routty.documents import MasterdataDocument
-from assets.routty.fields import RecordError, add_text, free_text, iban
+from assets.routty.fields import add_text, free_text, iban, record_builder
 from assets.routty.party_list import party_type
-from assets.routty.xml_writer import Reject
 
 
-def bank_account_element(row: dict) -> etree._Element | Reject:
-    try:
-        party = etree.Element("Party")
-        metadata = etree.SubElement(party, "Metadata")
-        add_text(metadata, "Number", row["number"])
-        add_text(metadata, "Name1", free_text(row, "Name1", row.get("name1"), 400))
-        account = etree.SubElement(etree.SubElement(metadata, "PartyBankAccounts"), "PartyBankAccount")
-        add_text(account, "AccountNumber", row.get("account_number"))
-        add_text(account, "IBAN", iban(row.get("iban")))
-        add_text(account, "BIC", row.get("bic"))
-        add_text(account, "Currency", row.get("currency"))
-        party_type(party, row)
-    except RecordError as error:
-        return Reject(str(row.get("record_key")), error.field, error.reason)
+@record_builder(key=lambda row: row.get("record_key"))
+def bank_account_element(row: dict) -> etree._Element:
+    party = etree.Element("Party")
+    metadata = etree.SubElement(party, "Metadata")
+    add_text(metadata, "Number", row["number"])
+    add_text(metadata, "Name1", free_text(row, "Name1", row.get("name1"), 400))
+    account = etree.SubElement(etree.SubElement(metadata, "PartyBankAccounts"), "PartyBankAccount")
+    add_text(account, "AccountNumber", row.get("account_number"))
+    add_text(account, "IBAN", iban(row.get("iban")))
+    add_text(account, "BIC", row.get("bic"))
+    add_text(account, "Currency", row.get("currency"))
+    party_type(party, row)
     return party
 
 

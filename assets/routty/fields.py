@@ -8,10 +8,13 @@
 - IBANs must pass the ISO 13616 mod-97 check and country codes must be ISO 3166-1 alpha-2.
 """
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 
 from lxml import etree
+
+from assets.routty.xml_writer import Reject
 
 # ISO 3166-1 alpha-2, as data (a list, not machinery; pycountry would bring 30 MB for this set).
 COUNTRIES = frozenset("""
@@ -31,6 +34,22 @@ class RecordError(ValueError):
     def __init__(self, field: str, reason: str):
         super().__init__(f"{field}: {reason}")
         self.field, self.reason = field, reason
+
+
+def record_builder(key: Callable[[dict], str]):
+    """Turns a builder's RecordError into a Reject naming the record (by `key`) and the field."""
+
+    def decorate(build: Callable[[dict], etree._Element]) -> Callable[[dict], etree._Element | Reject]:
+        @functools.wraps(build)
+        def safe(row: dict) -> etree._Element | Reject:
+            try:
+                return build(row)
+            except RecordError as error:
+                return Reject(str(key(row)), error.field, error.reason)
+
+        return safe
+
+    return decorate
 
 
 def iban_is_valid(iban: str) -> bool:

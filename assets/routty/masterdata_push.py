@@ -27,10 +27,23 @@ DELETE_BATCH = 1_000
 Sender = tuple[Callable[[bytes, str, str], str], str]
 
 
-def upload_once(warehouse: DuckDBResource, sender: Sender, tenant_id: str, list_type: str, xml: bytes, records: int) -> tuple[str, bool]:
-    """(upload id, sent now?) for these bytes: sent at most once, recorded before and after."""
+def upload_part(warehouse: DuckDBResource, sender: Sender, tenant_id: str, list_type: str, xml: bytes, records: int) -> tuple[str, bool]:
     send, arrived_status = sender
     content_hash = hashlib.sha256(xml).hexdigest()
+    return send_once(warehouse, tenant_id, list_type, content_hash, records,
+                     lambda correlation_id: send(xml, correlation_id, content_hash), arrived_status)
+
+
+def delete_keys(warehouse: DuckDBResource, client: RouttyClient, tenant_id: str, doc: MasterdataDocument, keys: list[str]) -> tuple[str, bool]:
+    content_hash = hashlib.sha256("\n".join(keys).encode()).hexdigest()
+    return send_once(warehouse, tenant_id, f"{doc.list_type}:delete", content_hash, len(keys),
+                     lambda correlation_id: client.delete_masterdata(doc.delete_type, keys, correlation_id))
+
+
+def send_once(warehouse: DuckDBResource, tenant_id: str, list_type: str, content_hash: str, records: int,
+              send: Callable[[str], str], arrived_status: str = "Pending") -> tuple[str, bool]:
+    """(upload id, sent now?) for content with this hash: sent at most once (unless it failed),
+    recorded in the ledger before and after."""
     with warehouse.get_connection() as conn:
         ensure_schema(conn)
         done = ledger.confirmed_upload(conn, tenant_id, list_type, content_hash)
@@ -39,26 +52,9 @@ def upload_once(warehouse: DuckDBResource, sender: Sender, tenant_id: str, list_
         # Stable per content: Routty's logs tie every attempt at this upload to one id.
         correlation_id = f"{tenant_id}:{list_type}:{content_hash[:16]}"
         sent_at = ledger.record_attempt(conn, tenant_id, list_type, content_hash, correlation_id, records)
-    status_id = send(xml, correlation_id, content_hash)
+    status_id = send(correlation_id)
     with warehouse.get_connection() as conn:
         ledger.record_sent(conn, tenant_id, list_type, content_hash, sent_at, status_id, arrived_status)
-    return status_id, True
-
-
-def delete_once(warehouse: DuckDBResource, client: RouttyClient, tenant_id: str, doc: MasterdataDocument, keys: list[str]) -> tuple[str, bool]:
-    """(statusId, sent now?) for deleting these keys, at most once, like upload_once."""
-    list_type = f"{doc.list_type}:delete"
-    content_hash = hashlib.sha256("\n".join(keys).encode()).hexdigest()
-    with warehouse.get_connection() as conn:
-        ensure_schema(conn)
-        done = ledger.confirmed_upload(conn, tenant_id, list_type, content_hash)
-        if done:
-            return done.status_id, False
-        correlation_id = f"{tenant_id}:{list_type}:{content_hash[:16]}"
-        sent_at = ledger.record_attempt(conn, tenant_id, list_type, content_hash, correlation_id, len(keys))
-    status_id = client.delete_masterdata(doc.delete_type, keys, correlation_id)  # API only
-    with warehouse.get_connection() as conn:
-        ledger.record_sent(conn, tenant_id, list_type, content_hash, sent_at, status_id)
     return status_id, True
 
 
@@ -99,7 +95,7 @@ def masterdata_push_asset(doc: MasterdataDocument, partitions_def: dg.Partitions
                 sender, client = open_sender(stack, tenant, doc, routty, sftp)
             for number, part in enumerate(manifest["parts"], start=1):
                 xml = (folder / part["file"]).read_bytes()
-                status_id, sent = upload_once(warehouse, sender, tenant.id, doc.list_type, xml, part["records"])
+                status_id, sent = upload_part(warehouse, sender, tenant.id, doc.list_type, xml, part["records"])
                 with warehouse.get_connection() as conn:
                     records += ledger.record_part_sent(conn, tenant.id, doc.list_type, str(folder / "records.csv"), number, status_id)
                 if sent and client:  # the status sensor follows what Routty's API received now
@@ -111,7 +107,7 @@ def masterdata_push_asset(doc: MasterdataDocument, partitions_def: dg.Partitions
                                     "an SFTP drop folder carries no deletions")
             for start in range(0, len(deletes), DELETE_BATCH):
                 keys = deletes[start:start + DELETE_BATCH]
-                status_id, sent = delete_once(warehouse, client, tenant.id, doc, keys)
+                status_id, sent = delete_keys(warehouse, client, tenant.id, doc, keys)
                 with warehouse.get_connection() as conn:
                     ledger.record_deleted(conn, tenant.id, doc.list_type, keys, status_id)
                 status_ids += [status_id] if sent else []

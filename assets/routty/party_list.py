@@ -5,8 +5,7 @@ import dagster as dg
 from lxml import etree
 
 from assets.routty.documents import MasterdataDocument
-from assets.routty.fields import RecordError, add_text, country, free_text
-from assets.routty.xml_writer import Reject
+from assets.routty.fields import add_text, country, free_text, record_builder
 
 LIST_TYPE = "PartyList"
 PARTIES_MODEL = dg.AssetKey(["model", "routty_parties"])
@@ -29,23 +28,21 @@ METADATA_FIELDS = (
 REGISTRATION_SCHEMES = (("vat_number", "VAT"), ("coc_number", "CoC"))
 
 
-def party_element(row: dict) -> etree._Element | Reject:
+@record_builder(key=lambda row: row.get("number"))
+def party_element(row: dict) -> etree._Element:
     """One `<Party>` from a model row."""
-    try:
-        party = etree.Element("Party")
-        metadata = party_metadata(party, row)
-        schemes = [(row.get(column), scheme) for column, scheme in REGISTRATION_SCHEMES if row.get(column)]
-        if schemes:
-            numbers = etree.SubElement(metadata, "PartyRegistrationNumbers")
-            for number, scheme in schemes:
-                registration = etree.SubElement(numbers, "PartyRegistrationNumber")
-                add_text(registration, "Number", number)
-                add_text(registration, "Scheme", scheme)
-        party_type(party, row)
-        if row.get("active") is not None:
-            add_text(party, "Active", "true" if row["active"] else "false")
-    except RecordError as error:
-        return Reject(str(row.get("number")), error.field, error.reason)
+    party = etree.Element("Party")
+    metadata = party_metadata(party, row)
+    schemes = [(row.get(column), scheme) for column, scheme in REGISTRATION_SCHEMES if row.get(column)]
+    if schemes:
+        numbers = etree.SubElement(metadata, "PartyRegistrationNumbers")
+        for number, scheme in schemes:
+            registration = etree.SubElement(numbers, "PartyRegistrationNumber")
+            add_text(registration, "Number", number)
+            add_text(registration, "Scheme", scheme)
+    party_type(party, row)
+    if row.get("active") is not None:
+        add_text(party, "Active", "true" if row["active"] else "false")
     return party
 
 

@@ -5,8 +5,7 @@ import dagster as dg
 from lxml import etree
 
 from assets.routty.documents import MasterdataDocument
-from assets.routty.fields import RecordError, add_text, decimal_text, free_text
-from assets.routty.xml_writer import Reject
+from assets.routty.fields import add_text, decimal_text, free_text, record_builder
 
 # (element, model column, how to write it: a decimal scale, "date", a free-text limit, or None)
 HEADER = (
@@ -53,16 +52,14 @@ def _add_fields(parent: etree._Element, row: dict, values: dict, fields: tuple) 
         add_text(parent, tag, value)
 
 
-def purchase_order_element(row: dict) -> etree._Element | Reject:
-    try:
-        order = etree.Element("PurchaseOrderMasterData")
-        _add_fields(etree.SubElement(order, "PurchaseOrderHeader"), row, row, HEADER)
-        if row.get("lines"):
-            lines = etree.SubElement(order, "PurchaseOrderLines")
-            for line in row["lines"]:
-                _add_fields(etree.SubElement(lines, "PurchaseOrderLine"), row, line, LINE)
-    except RecordError as error:
-        return Reject(str(row.get("document_reference")), error.field, error.reason)
+@record_builder(key=lambda row: row.get("document_reference"))
+def purchase_order_element(row: dict) -> etree._Element:
+    order = etree.Element("PurchaseOrderMasterData")
+    _add_fields(etree.SubElement(order, "PurchaseOrderHeader"), row, row, HEADER)
+    if row.get("lines"):
+        lines = etree.SubElement(order, "PurchaseOrderLines")
+        for line in row["lines"]:
+            _add_fields(etree.SubElement(lines, "PurchaseOrderLine"), row, line, LINE)
     return order
 
 

@@ -6,7 +6,7 @@ The same deterministic rows (list of dicts, built before the clock starts) go th
 variant in a fresh child process so that its peak RSS (ru_maxrss) is its own:
   lxml-baseline  etree.xmlfile writing one <Party> per row, built with Element/SubElement in the
                  same structure as party_element; no validation, no hashing
-  routty-sync    write_list(path, "PartyList", ((number, party_element(row)) ...), unique_key=party_key)
+  routty-sync    write_parts(folder, "PartyList", ((number, party_element(row)) ...)), then validate_document per part
                  (per-record XSD validation, duplicate keys, SHA-256) -- or write_parts(folder, ...),
                  its successor that splits the list into upload-sized parts (10 MB by default) --
                  then validate_document on each file (whole-document XSD validation, streaming),
@@ -126,19 +126,15 @@ def _baseline(rows: list[dict], path: Path) -> None:
 
 
 def _write_and_validate(rows: list[dict], folder: Path, profile: int) -> tuple[Measure, dict, list[Path]]:
-    """The project's path: write_list (one file) or, since the writer splits documents into upload-
-    sized parts, write_parts (its default part size); then validate_document on every file."""
+    """The project's path: write_parts (upload-sized parts, each record validated alone), then
+    validate_document on every part, as the blocking check does."""
     from assets.routty import xml_writer
-    from assets.routty.party_list import party_element, party_key
+    from assets.routty.party_list import party_element
 
     with Measure(profile) as m:
         records = ((row["number"], party_element(row)) for row in rows)
-        if hasattr(xml_writer, "write_list"):
-            build = xml_writer.write_list(folder / "PartyList.xml", "PartyList", records, unique_key=party_key)
-            paths = [build.path]
-        else:
-            build = xml_writer.write_parts(folder, "PartyList", records, unique_key=party_key)
-            paths = [part.path for part in build.parts]
+        build = xml_writer.write_parts(folder, "PartyList", records)
+        paths = [part.path for part in build.parts]
         written, peak_after_write = time.perf_counter() - m.t0, peak_mb()
         checked = [xml_writer.validate_document(path, "PartyList") for path in paths]
     validated, errors = sum(n for n, _ in checked), [e for _, es in checked for e in es]

@@ -8,7 +8,6 @@ SDK disagree: accept both), `updated_at` = invoices updated after it. Every erro
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -37,10 +36,9 @@ class B2BrouterClient:
         """Offset paging until the total is reached or a short page arrives."""
         offset = 0
         for _ in range(self.max_pages):
-            body = self.http.request("GET", path, params={**(params or {}), "offset": offset, "limit": self.page_size}).content
-            parsed = json.loads(body)
+            parsed = self.http.get_json(path, params={**(params or {}), "offset": offset, "limit": self.page_size})
             count = len(parsed.get(records_key) or [])
-            yield Page(body, count)
+            yield Page(parsed)
             meta = parsed.get("meta") or {}
             total = meta.get("total_count", meta.get("total"))
             offset += count

@@ -81,17 +81,16 @@ class JorttClient:
         """Every page of a list, following `_links.next` until it is null."""
         url, params = path, dict(params or {})
         for _ in range(self.max_pages):
-            body = self.http.request("GET", url, params=params).content
-            parsed = json.loads(body)
-            yield Page(body, len(parsed.get("data") or []))
+            parsed = self.http.get_json(url, params=params)
+            yield Page(parsed)
             next_link = (parsed.get("_links") or {}).get("next")
             if not next_link or not next_link.get("href"):
                 return
             url, params = next_link["href"], None  # the link carries its own query
         raise RemoteError(self.http.system, None, f"{path} still had pages after max_pages={self.max_pages}")
 
-    def get(self, path: str) -> bytes:
-        return self.http.request("GET", path).content
+    def get(self, path: str) -> dict:
+        return self.http.get_json(path)
 
 
 class JorttLegacyClient:
@@ -104,16 +103,14 @@ class JorttLegacyClient:
 
     def customer_pages(self) -> Iterator[Page]:
         for page in range(1, self.max_pages + 1):
-            body = self.http.request("GET", "/customers/all", params={"page": page, "per_page": self.PER_PAGE}).content
-            count = len(json.loads(body).get("customers") or [])
-            yield Page(body, count)
-            if count < self.PER_PAGE:
+            parsed = self.http.get_json("/customers/all", params={"page": page, "per_page": self.PER_PAGE})
+            yield Page(parsed)
+            if len(parsed.get("customers") or []) < self.PER_PAGE:
                 return
         raise RemoteError(self.http.system, None, f"/customers/all still had pages after max_pages={self.max_pages}")
 
     def invoice_pages(self, status: str = "all") -> Iterator[Page]:
-        body = self.http.request("GET", f"/invoices/status/{status}").content
-        yield Page(body, len(json.loads(body).get("invoices") or []))
+        yield Page(self.http.get_json(f"/invoices/status/{status}"))
 
 
 class JorttResource(dg.ConfigurableResource):

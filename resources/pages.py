@@ -1,10 +1,10 @@
-"""A page of a list endpoint, as every client hands it to the warehouse: the raw response bytes
-(landed in bulk by DuckDB, never re-serialized) and what paging needs to know."""
+"""A page of a list endpoint (or one resource), as every client hands it to the ingest stage:
+the parsed response, which the client had to read anyway to page on."""
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
 class Page:
-    body: bytes
-    record_count: int
+    data: Any

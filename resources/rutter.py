@@ -8,7 +8,6 @@ query parameter, so only the documented ones are ever sent.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -52,17 +51,16 @@ class RutterClient:
         if updated_at_max_ms is not None:
             params["updated_at_max"] = updated_at_max_ms
         for _ in range(self.max_pages):
-            body = self._get(f"/accounting/{stream}", params).content
-            parsed = json.loads(body)
-            yield Page(body, len(parsed.get(stream) or []))
+            parsed = self._get(f"/accounting/{stream}", params).json()
+            yield Page(parsed)
             if not parsed.get("next_cursor"):
                 return
             params["cursor"] = parsed["next_cursor"]
         raise RemoteError("rutter", None, f"/accounting/{stream} still had pages after max_pages={self.max_pages}")
 
-    def get(self, path: str) -> bytes:
-        """One non-list resource (company_info, connection status) as raw bytes for landing."""
-        return self._get(path, {}).content
+    def get(self, path: str) -> dict:
+        """One non-list resource (company_info, connection status)."""
+        return self._get(path, {}).json()
 
     def _get(self, path: str, params: dict) -> httpx.Response:
         try:

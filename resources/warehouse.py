@@ -1,8 +1,8 @@
 """The DuckDB warehouse: schemas, bulk landing of API pages, cursors and rejects.
 
-Landing is set-based: a stream's pages are spooled to a file while they are fetched (memory stays
-flat however many rows), then DuckDB's own JSON reader unnests, types, validates and upserts them
-in one short write transaction, with the cursor advanced in that same transaction, so a cursor can
+Landing is set-based: a stream's records are spooled to a file, one per line, while they are
+fetched (memory stays flat however many rows), then DuckDB's own JSON reader types, validates and
+upserts them in one short write transaction, with the cursor advanced in that same transaction, so a cursor can
 never run ahead of the rows it covers. Bad records land in `sync.rejects` with field and reason.
 
 Concurrency: DuckDB allows one writing process per file. Connections here are short (never held
@@ -214,14 +214,12 @@ def _stage_incoming(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, spool: Pa
             checks.append(f"CASE WHEN len({bad}) > 0 THEN '{child.name}.{c.name}|not a valid {c.sql_type}: ' || ({bad})[1]::VARCHAR END")
     typed = "".join(f"{c.typed_sql()} AS {c.name}, " for c in spec.columns)
     spool_literal = str(spool).replace("'", "''")
-    path = f"$.{spec.records_key}" if spec.records_key else "$"
-    records = f"json_extract(json, '{path}')" if spec.single else f"unnest(json_extract(json, '{path}[*]'))"
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE incoming AS
             SELECT NULLIF(TRIM({spec.key.raw_sql()}), '') AS _pk, record, md5(record::VARCHAR) AS record_hash, {typed}
                    list_filter([{', '.join(checks)}], lambda x: x IS NOT NULL)[1] AS _problem
-            FROM (SELECT {records} AS record
-                  FROM read_json_objects('{spool_literal}', format = 'unstructured',
+            FROM (SELECT json AS record
+                  FROM read_json_objects('{spool_literal}', format = 'newline_delimited',
                                          maximum_object_size = 268435456))"""
     )
 

@@ -8,6 +8,7 @@ a customer in Jortt), as it does in real bookkeeping.
 from __future__ import annotations
 
 import copy
+import functools
 import random
 import string
 import unicodedata
@@ -32,6 +33,7 @@ def iso_ms(offset_ms: int) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
+@functools.lru_cache(maxsize=1 << 20)  # list endpoints sort every record on every page: parse each time once
 def unix_ms(iso: str) -> int:
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 

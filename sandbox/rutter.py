@@ -107,10 +107,11 @@ def _updated_ms(record: dict) -> int | None:
 
 def _ordered(records: list[dict], lo: int | None, hi: int | None) -> list[dict]:
     """updated_at DESC, nulls last; a time filter excludes records without updated_at."""
+    keyed = [(_updated_ms(r), r) for r in records]
     if lo is not None or hi is not None:
-        records = [r for r in records if _updated_ms(r) is not None
-                   and (lo is None or _updated_ms(r) >= lo) and (hi is None or _updated_ms(r) <= hi)]
-    return sorted(records, key=lambda r: (_updated_ms(r) is None, -(_updated_ms(r) or 0), r.get("id", "")))
+        keyed = [(ms, r) for ms, r in keyed if ms is not None and (lo is None or ms >= lo) and (hi is None or ms <= hi)]
+    keyed.sort(key=lambda pair: (pair[0] is None, -(pair[0] or 0), pair[1].get("id", "")))
+    return [r for _, r in keyed]
 
 
 def _list_handler(state: SandboxState, stream: str) -> Callable:

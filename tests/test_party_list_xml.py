@@ -2,7 +2,7 @@
 
 from lxml import etree
 
-from assets.routty.party_list import party_element, party_key
+from assets.routty.party_list import party_element
 from assets.routty.xml_writer import Reject, validate_document, write_parts
 
 
@@ -19,7 +19,7 @@ def row(**overrides):
 def build(tmp_path, rows, max_bytes=10_000_000):
     """As the XML assets do: records ordered by key."""
     records = ((r["number"], party_element(r)) for r in sorted(rows, key=lambda r: r["number"]))
-    return write_parts(tmp_path, "PartyList", records, unique_key=party_key, max_bytes=max_bytes)
+    return write_parts(tmp_path, "PartyList", records, max_bytes=max_bytes)
 
 
 def test_special_characters_round_trip_exactly(tmp_path):
@@ -67,7 +67,7 @@ def test_bad_records_are_rejected_by_field_and_the_rest_still_goes_out(tmp_path)
     fields = {(r.record_key, r.field) for r in result.rejects}
     assert fields == {
         ("X" * 101, "Number"), ("NO-NAME", "Name1"), ("BLANK", "Name1"), ("LONG-PC", "PostalCode"),
-        ("CTRL", "Name1"), ("OK-1", "Number"), ("OK-2", "CountryCode"),
+        ("CTRL", "Name1"), ("OK-1", "key"), ("OK-2", "CountryCode"),
     }
     assert all(r.reason for r in result.rejects)
     assert validate_document(result.parts[0].path, "PartyList") == (1, [])

@@ -1,6 +1,5 @@
 """Rutter client ⇄ Rutter simulator: pagination, incremental filter, auth and parameter errors."""
 
-import json
 
 import pytest
 
@@ -36,10 +35,10 @@ def access_token(sandbox, monkeypatch):
 def test_pagination_walks_every_vendor_once(sandbox):
     with resource(sandbox, page_size=17).client() as client:
         pages = list(client.pages("vendors"))
-    ids = [v["id"] for page in pages for v in json.loads(page.body)["vendors"]]
+    ids = [v["id"] for page in pages for v in page.data["vendors"]]
     assert sorted(ids) == sorted(v["id"] for v in ground_truth(sandbox))
     assert len(ids) == len(set(ids))
-    assert len(pages) == -(-len(ids) // 17) and json.loads(pages[-1].body)["next_cursor"] is None
+    assert len(pages) == -(-len(ids) // 17) and pages[-1].data["next_cursor"] is None
     assert client.http.stats.requests == len(pages)
 
 
@@ -49,7 +48,7 @@ def test_updated_at_min_returns_only_newer_vendors(sandbox):
     from datetime import datetime
     since_ms = int(datetime.fromisoformat(newest.replace("Z", "+00:00")).timestamp() * 1000)
     with resource(sandbox).client() as client:
-        got = [v for page in client.pages("vendors", updated_at_min_ms=since_ms) for v in json.loads(page.body)["vendors"]]
+        got = [v for page in client.pages("vendors", updated_at_min_ms=since_ms) for v in page.data["vendors"]]
     assert {v["id"] for v in got} == {v["id"] for v in truth if v["updated_at"] >= newest}
 
 
@@ -71,5 +70,5 @@ def test_wrong_secret_or_access_token_fails_fast(sandbox, monkeypatch):
 
 def test_company_info(sandbox):
     with resource(sandbox).client() as client:
-        info = json.loads(client.get("/accounting/company_info"))["company_info"]
+        info = client.get("/accounting/company_info")["company_info"]
     assert info["id"] and (info.get("name") or info.get("legal_name"))

@@ -120,7 +120,7 @@ def rutter_stream_asset(spec: StreamSpec, partitions_def: dg.PartitionsDefinitio
 
             def fetch(window: Window):
                 if spec in SINGLE_RESOURCES:
-                    return [Page(client.get(SINGLE_RESOURCES[spec]), 1)]
+                    return [Page(client.get(SINGLE_RESOURCES[spec]))]
                 until = _ms(window.end) - 1 if window.end else None
                 return client.pages(spec.stream, updated_at_min_ms=_ms(window.since or window.start), updated_at_max_ms=until)
 

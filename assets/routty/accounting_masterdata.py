@@ -24,5 +24,4 @@ ACCOUNTING = MasterdataDocument(
     key_sql="x.type || ':' || x.value",
     build=accounting_element,
     delete_type="AccountingMasterData",
-    unique_key=lambda element: (element.get("type"), element.findtext("Value")),
 )

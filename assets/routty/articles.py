@@ -25,5 +25,4 @@ ARTICLES = MasterdataDocument(
     key_sql="x.number",
     build=article_element,
     delete_type="Article",
-    unique_key=lambda element: (element.findtext("CorporateGroupID"), element.findtext("Number")),
 )

@@ -25,10 +25,6 @@ def bank_account_element(row: dict) -> etree._Element:
     return party
 
 
-def bank_account_key(element: etree._Element) -> tuple:
-    return element.findtext("Metadata/Number"), element.findtext("Metadata/PartyBankAccounts/PartyBankAccount/IBAN")
-
-
 BANK_ACCOUNTS = MasterdataDocument(
     list_type="PartyBankAccountList",
     record_tag="Party",
@@ -37,5 +33,4 @@ BANK_ACCOUNTS = MasterdataDocument(
     key_sql="x.record_key",
     build=bank_account_element,
     delete_type="PartyBankAccount",
-    unique_key=bank_account_key,
 )

@@ -41,7 +41,6 @@ class MasterdataDocument:
     key_sql: str  # SQL over a model row: the record's key in Routty and in the ledger
     build: Callable[[dict], etree._Element | Reject]
     delete_type: str  # what /masterdata/delete calls this record type
-    unique_key: Callable[[etree._Element], tuple] | None = None
 
     @property
     def table(self) -> str:
@@ -113,7 +112,7 @@ def build_delta(conn, doc: MasterdataDocument, tenant_id: str) -> tuple[XmlBuild
                 changes[current["_change"]].append(key)
             truncated.extend((key, tag, reason) for tag, reason in current.get("_truncated", []))
 
-        build = write_parts(folder, doc.list_type, elements(), doc.unique_key, max_upload_bytes(), written)
+        build = write_parts(folder, doc.list_type, elements(), max_upload_bytes(), written)
     _record_rejects(conn, doc, tenant_id, build, truncated)
     deletes = _deletions(conn, doc, tenant_id)
     manifest = {

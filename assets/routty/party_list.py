@@ -60,11 +60,6 @@ def party_type(party: etree._Element, row: dict) -> None:
     add_text(etree.SubElement(party, "Type"), "Name", row.get("party_type"))
 
 
-def party_key(element: etree._Element) -> tuple:
-    metadata = element.find("Metadata")
-    return tuple(metadata.findtext(tag) for tag in ("Number", "CorporateGroupID", "SiteCode"))
-
-
 PARTY_LIST = MasterdataDocument(
     list_type=LIST_TYPE,
     record_tag="Party",
@@ -73,5 +68,4 @@ PARTY_LIST = MasterdataDocument(
     key_sql="x.number",
     build=party_element,
     delete_type="Party",
-    unique_key=party_key,
 )

@@ -71,5 +71,4 @@ PURCHASE_ORDERS = MasterdataDocument(
     key_sql="x.document_reference",
     build=purchase_order_element,
     delete_type="PurchaseOrder",
-    unique_key=lambda element: (element.findtext("PurchaseOrderHeader/DocumentReference"),),
 )

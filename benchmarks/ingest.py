@@ -106,14 +106,14 @@ def _routty_sync(spec: dict) -> dict:
     def counted(pages):
         nonlocal received
         for page in pages:
-            received += page.record_count
+            received += len(page.data.get("vendors") or [])
             yield page
 
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         spool, database = Path(tmp) / "pages.json", Path(tmp) / "warehouse.duckdb"
         with Measure(spec.get("profile", 0)) as m:
             with rutter.client(Tenant("default")) as client:
-                pages = _spool(islice(counted(client.pages("vendors")), spec.get("max_pages")), spool)
+                pages = _spool(islice(counted(client.pages("vendors")), spec.get("max_pages")), spool, VENDORS)
             fetched, peak_after_fetch = time.perf_counter() - m.t0, peak_mb()
             conn = _TimedConnection(duckdb.connect(str(database)))
             result = land_spool(conn, VENDORS, "default", spool, complete=True)

@@ -17,6 +17,7 @@ def build_resources() -> dict:
             client_id=dg.EnvVar("RUTTER_CLIENT_ID"),
             client_secret=dg.EnvVar("RUTTER_CLIENT_SECRET"),
             version=os.getenv("RUTTER_VERSION", "2024-08-31"),
+            page_size=int(os.getenv("RUTTER_PAGE_SIZE", "50")),  # Rutter's default; it publishes no maximum
         ),
         "jortt": jortt.JorttResource(
             base_url=os.getenv("JORTT_BASE_URL", jortt.PRODUCTION_URL),

@@ -16,6 +16,7 @@ import dagster as dg
 from assets.routty.catalog import DOCUMENTS
 from assets.routty.masterdata_push import push_key
 from orchestration.jobs import masterdata_status_job
+from resources.http import RemoteError
 from resources.routty import RouttyResource
 from resources.tenants import tenant_partitions
 
@@ -56,8 +57,13 @@ def masterdata_status_sensor(context: dg.SensorEvaluationContext, routty: Routty
         for status_id in list(in_flight)[:MAX_POLLS_PER_TICK]:
             if time.monotonic() - started > POLL_BUDGET_SECONDS:
                 break
-            result = client.masterdata_status(status_id)
             label = in_flight.pop(status_id)
+            try:
+                result = client.masterdata_status(status_id)
+            except RemoteError as error:  # one upload's trouble must not stop the others' tracking
+                context.log.warning(f"masterdata upload {label} ({status_id}): status not read, next tick again: {error}")
+                in_flight[status_id] = label
+                continue
             if result.is_terminal:
                 settled[status_id] = (label, result.status)
                 context.log.info(f"masterdata upload {label} ({status_id}): {result.status} {result.errors or ''}")

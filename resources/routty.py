@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from resources.http import ApiClient, RetryPolicy
+from resources.http import ApiClient, RemoteError, RetryPolicy
 
 PRODUCTION_URL = "https://connector-api.routty.io"
 CREDENTIALS_HINT = "ROUTTY_API_KEY (a masterdata-enabled connector key for this tenant)"
-TERMINAL_STATUSES = frozenset({"Success", "Failed"})
+# "Unknown": Routty no longer knows the statusId (404); waiting longer would not change that.
+TERMINAL_STATUSES = frozenset({"Success", "Failed", "Unknown"})
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,14 @@ class RouttyClient:
         return response.json()["statusId"]
 
     def masterdata_status(self, status_id: str) -> MasterdataStatus:
-        body = self.http.get_json(
-            f"/connector-api/masterdata/status/{status_id}", headers={"x-correlation-id": status_id}
-        )
+        try:
+            body = self.http.get_json(
+                f"/connector-api/masterdata/status/{status_id}", headers={"x-correlation-id": status_id}
+            )
+        except RemoteError as error:
+            if error.status != 404:
+                raise
+            return MasterdataStatus(status_id, "Unknown", [{"code": "NotFound", "message": str(error)}])
         return MasterdataStatus(status_id, body["status"], body.get("errors") or [])
 
 

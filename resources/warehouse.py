@@ -220,7 +220,7 @@ def _stage_incoming(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, spool: Pa
                    list_filter([{', '.join(checks)}], lambda x: x IS NOT NULL)[1] AS _problem
             FROM (SELECT json AS record
                   FROM read_json_objects('{spool_literal}', format = 'newline_delimited',
-                                         maximum_object_size = 268435456))"""
+                                         maximum_object_size = 16777216))"""  # per record, and DuckDB's read buffer
     )
 
 

@@ -66,3 +66,12 @@ def test_failed_upload_is_recorded_with_routty_errors_and_fails_the_check(embedd
         assert db.execute("SELECT status FROM sync.masterdata_uploads").fetchall() == [("Failed",)]
         # every record of the failed upload is marked for another attempt on the next push
         assert db.execute("SELECT DISTINCT status FROM sync.masterdata_records").fetchall() == [("failed",)]
+
+
+def test_an_upload_routty_no_longer_knows_is_settled_as_unknown_not_a_crash(embedded_env, sandbox, instance):
+    push_once(instance)
+    sandbox.admin("POST", "reset").raise_for_status()  # Routty forgets every upload
+
+    result = tick(instance, embedded_env)
+
+    assert len(result.run_requests) == 1 and json.loads(result.cursor)["in_flight"] == {}

@@ -8,7 +8,7 @@ One sandbox serves `--rows` vendors; every measured run is a fresh child process
                what the sandbox and the transport cost on their own (one run: a diagnostic)
   bare         httpx page loop, same auth/headers/limit/cursor, json.loads of each page: the ceiling
   routty-sync  what the ingest asset does: RutterResource.client(Tenant) -> client.pages("vendors")
-               -> landing._spool -> duckdb.connect(new file) -> land_spool(VENDORS, complete=True)
+               -> landing.spool_records (chunks) -> duckdb.connect(new file) -> land_spool(VENDORS, complete=True)
 and routty-sync once more on the first quarter of the pages, to see whether memory grows with rows.
 Target (project guide): ingest within 0.8x of the bare loop's throughput, in flat memory.
 """
@@ -91,7 +91,7 @@ class _TimedConnection:
 def _routty_sync(spec: dict) -> dict:
     import duckdb
 
-    from assets.ingest.landing import _spool
+    from assets.ingest.landing import spool_records
     from assets.ingest.rutter import VENDORS
     from resources.rutter import RutterResource
     from resources.tenants import Tenant
@@ -110,15 +110,15 @@ def _routty_sync(spec: dict) -> dict:
             yield page
 
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
-        spool, database = Path(tmp) / "pages.json", Path(tmp) / "warehouse.duckdb"
+        database = Path(tmp) / "warehouse.duckdb"
         with Measure(spec.get("profile", 0)) as m:
             with rutter.client(Tenant("default")) as client:
-                pages = _spool(islice(counted(client.pages("vendors")), spec.get("max_pages")), spool, VENDORS)
+                pages, chunks = spool_records(islice(counted(client.pages("vendors")), spec.get("max_pages")), Path(tmp), VENDORS)
             fetched, peak_after_fetch = time.perf_counter() - m.t0, peak_mb()
             conn = _TimedConnection(duckdb.connect(str(database)))
-            result = land_spool(conn, VENDORS, "default", spool, complete=True)
+            result = land_spool(conn, VENDORS, "default", chunks, complete=True)
             conn.close()
-        spool_mb, db_mb = spool.stat().st_size / 2**20, database.stat().st_size / 2**20
+        spool_mb, db_mb = sum(c.stat().st_size for c in chunks) / 2**20, database.stat().st_size / 2**20
         with duckdb.connect(str(database), read_only=True) as check:
             staged = check.execute(f"SELECT count(*) FROM {VENDORS.staging_table}").fetchone()[0]
     # It measured real work: every record received was landed, rejected, or a repeat of a key.

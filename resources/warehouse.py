@@ -13,6 +13,7 @@ overlap wait for each other's writes instead of failing.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,43 +169,101 @@ def land_spool(
     conn: duckdb.DuckDBPyConnection,
     spec: StreamSpec,
     tenant_id: str,
-    spool: Path,
+    chunks: list[Path],
     track_cursor: bool = True,
     complete: bool = False,
 ) -> LandResult:
-    """Upsert every record in the spooled pages; one transaction for rows, rejects and cursor.
+    """Upsert every record of the spooled chunks, then move the cursor.
 
+    Each chunk (a bounded number of records: memory stays flat however long the stream) lands in a
+    short transaction of its own; the cursor moves in a last one, after every row is written, so a
+    crash half-way only means the next run reads those records again. A record met again in a later
+    chunk (it changed while pages were read) counts only if it is newer.
     `track_cursor=False` for a backfill of a past period: it must not move the cursor.
-    `complete` = the pages hold the whole stream (a full read): records missing from them are
+    `complete` = the chunks hold the whole stream (a full read): records missing from them are
     marked `deleted_at` in staging (and revived if they come back).
     """
     ensure_schema(conn)
     ensure_stream_tables(conn, spec)
     cursor_before = read_cursor(conn, tenant_id, spec.name)
-    _stage_incoming(conn, spec, spool)
-    drift = _schema_drift(conn, spec)
+    conn.execute("CREATE OR REPLACE TEMP TABLE seen (_pk VARCHAR, _cursor VARCHAR)")
+    totals = _Totals()
+    try:
+        for chunk in chunks:
+            _stage_incoming(conn, spec, chunk)
+            totals.add_drift(*_schema_drift(conn, spec))
+            totals.duplicates += _drop_seen_before(conn, spec)
+            with _transaction(conn):
+                totals.rejected += _write_rejects(conn, spec, tenant_id)
+                totals.add_upsert(*_upsert_good_rows(conn, spec, tenant_id))
+            _remember(conn, spec)
+        with _transaction(conn):
+            disappeared = _mark_disappeared(conn, spec, tenant_id) if complete else 0
+            # A rejected record must be read again once fixed at the source, so rejects hold the cursor.
+            hold = not track_cursor or totals.rejected > 0
+            cursor_after = cursor_before if hold else _advance_cursor(conn, spec, tenant_id, cursor_before)
+    finally:
+        conn.execute("DROP TABLE IF EXISTS temp.incoming; DROP TABLE IF EXISTS temp.changed; DROP TABLE IF EXISTS temp.seen")
+    return LandResult(
+        totals.good + totals.rejected + totals.duplicates, totals.new, totals.changed - totals.new,
+        totals.good - totals.changed, totals.rejected, disappeared, cursor_before, cursor_after,
+        totals.duplicates, sorted(totals.unexpected), sorted(totals.missing or ()),
+    )
+
+
+@dataclass
+class _Totals:
+    good: int = 0
+    changed: int = 0
+    new: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    unexpected: set = field(default_factory=set)
+    missing: set | None = None  # expected fields no chunk carried
+
+    def add_upsert(self, good: int, changed: int, new: int, duplicates: int) -> None:
+        self.good, self.changed, self.new = self.good + good, self.changed + changed, self.new + new
+        self.duplicates += duplicates
+
+    def add_drift(self, unexpected: list[str], missing: list[str]) -> None:
+        self.unexpected |= set(unexpected)
+        self.missing = set(missing) if self.missing is None else self.missing & set(missing)
+
+
+@contextmanager
+def _transaction(conn: duckdb.DuckDBPyConnection):
     conn.execute("BEGIN TRANSACTION")
     try:
-        rejected = _write_rejects(conn, spec, tenant_id)
-        received, changed, new, duplicates = _upsert_good_rows(conn, spec, tenant_id)
-        disappeared = _mark_disappeared(conn, spec, tenant_id) if complete else 0
-        # A rejected record must be read again once fixed at the source, so rejects hold the cursor.
-        hold = not track_cursor or rejected > 0
-        cursor_after = cursor_before if hold else _advance_cursor(conn, spec, tenant_id, cursor_before)
+        yield
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    finally:
-        conn.execute("DROP TABLE IF EXISTS temp.incoming; DROP TABLE IF EXISTS temp.changed")
-    return LandResult(
-        received + rejected + duplicates, new, changed - new, received - changed, rejected, disappeared,
-        cursor_before, cursor_after, duplicates, *drift,
+
+
+def _cursor_text(spec: StreamSpec) -> str:
+    return f"strftime({spec.cursor_column}, '%Y-%m-%dT%H:%M:%S.%gZ')" if spec.cursor_column else "NULL"
+
+
+def _drop_seen_before(conn: duckdb.DuckDBPyConnection, spec: StreamSpec) -> int:
+    """Drop records an earlier chunk of this run already had in a version as new or newer."""
+    newer_or_same = f"s._cursor >= {_cursor_text(spec)}" if spec.cursor_column else "TRUE"
+    return conn.execute(
+        f"""DELETE FROM incoming WHERE _problem IS NULL AND EXISTS (
+              SELECT 1 FROM seen s WHERE s._pk = incoming._pk AND s._cursor IS NOT NULL AND ({newer_or_same}))"""
+    ).fetchone()[0]
+
+
+def _remember(conn: duckdb.DuckDBPyConnection, spec: StreamSpec) -> None:
+    """Keys met so far (rejected ones too: they exist at the source) and their newest cursor value."""
+    conn.execute(
+        f"""INSERT INTO seen SELECT _pk, max(CASE WHEN _problem IS NULL THEN {_cursor_text(spec)} END)
+            FROM incoming WHERE _pk IS NOT NULL GROUP BY _pk"""
     )
 
 
 def _stage_incoming(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, spool: Path) -> None:
-    """Unnest the spooled pages into a temp table of typed records, each with its first problem."""
+    """One spooled chunk as a temp table of typed records, each with its first problem."""
     checks = [f"CASE WHEN NULLIF(TRIM({spec.key.raw_sql()}), '') IS NULL THEN '{spec.key.name}|missing' END"]
     checks += [c.problem_sql(c.name) for c in spec.columns if c.check]
     for child in spec.children:
@@ -297,8 +356,7 @@ def _mark_disappeared(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_
     key = spec.key.name
     return conn.execute(
         f"""UPDATE {spec.staging_table} SET deleted_at = now()::TIMESTAMP
-            WHERE tenant_id = ? AND deleted_at IS NULL
-              AND {key} NOT IN (SELECT _pk FROM incoming WHERE _pk IS NOT NULL)""",
+            WHERE tenant_id = ? AND deleted_at IS NULL AND {key} NOT IN (SELECT _pk FROM seen)""",
         [tenant_id],
     ).fetchone()[0]
 
@@ -306,9 +364,7 @@ def _mark_disappeared(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_
 def _advance_cursor(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str, cursor_before: str | None) -> str | None:
     if not spec.cursor_column:
         return cursor_before
-    newest = conn.execute(
-        f"SELECT strftime(max({spec.cursor_column}), '%Y-%m-%dT%H:%M:%S.%gZ') FROM incoming WHERE _problem IS NULL"
-    ).fetchone()[0]
+    newest = conn.execute("SELECT max(_cursor) FROM seen").fetchone()[0]
     cursor_after = max(filter(None, [cursor_before, newest]), default=None)
     if cursor_after != cursor_before:
         conn.execute(

@@ -23,6 +23,9 @@ from resources.tenants import Tenant
 from resources.warehouse import LandResult, StreamSpec, ensure_schema, land_spool, read_cursor
 
 
+CHUNK_RECORDS = 20_000  # records landed per DuckDB statement: bounds landing memory
+
+
 class IngestConfig(dg.Config):
     full_refresh: bool = False  # read the whole stream; records no longer there are marked deleted
     lookback_minutes: int = 60  # re-read this much before the cursor, for late or clock-skewed updates
@@ -92,10 +95,9 @@ def ingest(
         ensure_schema(conn)
         window = window_for(read_cursor(conn, tenant.id, spec.name), config, incremental)
     with tempfile.TemporaryDirectory(prefix=f"spool-{spec.system}-{spec.stream}-") as tmp:
-        spool = Path(tmp) / "pages.json"
-        pages = _spool(fetch(window), spool, spec)
+        pages, chunks = spool_records(fetch(window), Path(tmp), spec)
         with warehouse.get_connection() as conn:
-            result = land_spool(conn, spec, tenant.id, spool, track_cursor=not window.is_period, complete=window.is_full)
+            result = land_spool(conn, spec, tenant.id, chunks, track_cursor=not window.is_period, complete=window.is_full)
             duplicates = _duplicate_keys(conn, spec, tenant.id)
     if result.rejected:
         context.log.warning(f"{spec.name}: {result.rejected} record(s) rejected for tenant {tenant.id}; see sync.rejects")
@@ -152,20 +154,29 @@ def _duplicate_keys(conn, spec: StreamSpec, tenant_id: str) -> int:
     ).fetchone()[0]
 
 
-def _spool(pages: Iterable[Page], spool: Path, spec: StreamSpec) -> int:
-    """Write each record on a line of its own: DuckDB then reads the spool in small chunks, so
-    landing needs memory for a batch of records, not for pages of hundreds (measured in
-    benchmarks/). Returns the number of pages."""
-    count = 0
-    with open(spool, "w", encoding="utf-8") as out:
+def spool_records(pages: Iterable[Page], folder: Path, spec: StreamSpec, chunk_records: int = CHUNK_RECORDS) -> tuple[int, list[Path]]:
+    """Write every record on a line of its own, in chunk files of at most `chunk_records` records:
+    DuckDB lands one chunk at a time, so memory stays flat however many records a stream has
+    (benchmarks/). Returns the number of pages and the chunk files."""
+    count, chunks, in_chunk, out = 0, [], chunk_records, None
+    try:
         for page in pages:
+            count += 1
             records = page.data.get(spec.records_key) if spec.records_key else page.data
             for record in ([records] if spec.single else records or []):
-                if record is not None:
-                    out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
-                    out.write("\n")
-            count += 1
-    return count
+                if record is None:
+                    continue
+                if in_chunk == chunk_records:
+                    out and out.close()
+                    chunks.append(folder / f"chunk-{len(chunks) + 1:05d}.ndjson")
+                    out, in_chunk = open(chunks[-1], "w", encoding="utf-8"), 0
+                out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+                out.write("\n")
+                in_chunk += 1
+    finally:
+        if out:
+            out.close()
+    return count, chunks
 
 
 def skip(context: dg.AssetExecutionContext, tenant: Tenant, why: str) -> dg.MaterializeResult:

@@ -98,11 +98,11 @@ def ingest(
         pages, chunks = spool_records(fetch(window), Path(tmp), spec)
         with warehouse.get_connection() as conn:
             result = land_spool(conn, spec, tenant.id, chunks, track_cursor=not window.is_period, complete=window.is_full)
-            duplicates = _duplicate_keys(conn, spec, tenant.id)
+            rows, duplicates = _table_rows(conn, spec, tenant.id)
     if result.rejected:
         context.log.warning(f"{spec.name}: {result.rejected} record(s) rejected for tenant {tenant.id}; see sync.rejects")
     return dg.MaterializeResult(
-        metadata=_metadata(tenant, result, window, pages, stats),
+        metadata={**_metadata(tenant, result, window, pages, stats), "dagster/row_count": rows},
         check_results=_check_results(context, result, duplicates, config),
     )
 
@@ -115,7 +115,6 @@ def _metadata(tenant: Tenant, result: LandResult, window: Window, pages: int, st
     )
     return {
         "tenant": tenant.id,
-        "dagster/row_count": result.new + result.updated + result.unchanged,
         "rows_received": result.received,
         "rows_new": result.new,
         "rows_updated": result.updated,
@@ -148,10 +147,12 @@ def _check_results(context, result: LandResult, duplicates: int, config: IngestC
     ]
 
 
-def _duplicate_keys(conn, spec: StreamSpec, tenant_id: str) -> int:
+def _table_rows(conn, spec: StreamSpec, tenant_id: str) -> tuple[int, int]:
+    """(the tenant's rows in the staging table, rows sharing a key with another)."""
     return conn.execute(
-        f"SELECT count(*) - count(DISTINCT {spec.key.name}) FROM {spec.staging_table} WHERE tenant_id = ?", [tenant_id]
-    ).fetchone()[0]
+        f"SELECT count(*), count(*) - count(DISTINCT {spec.key.name}) FROM {spec.staging_table} WHERE tenant_id = ?",
+        [tenant_id],
+    ).fetchone()
 
 
 def spool_records(pages: Iterable[Page], folder: Path, spec: StreamSpec, chunk_records: int = CHUNK_RECORDS) -> tuple[int, list[Path]]:

@@ -95,7 +95,7 @@ def _routty_sync(spec: dict) -> dict:
     from assets.ingest.rutter import VENDORS
     from resources.rutter import RutterResource
     from resources.tenants import Tenant
-    from resources.warehouse import land_spool
+    from resources.warehouse import connection_config, land_spool
 
     env = os.environ
     rutter = RutterResource(base_url=env["RUTTER_BASE_URL"], client_id=env["RUTTER_CLIENT_ID"],
@@ -115,7 +115,7 @@ def _routty_sync(spec: dict) -> dict:
             with rutter.client(Tenant("default")) as client:
                 pages, chunks = spool_records(islice(counted(client.pages("vendors")), spec.get("max_pages")), Path(tmp), VENDORS)
             fetched, peak_after_fetch = time.perf_counter() - m.t0, peak_mb()
-            conn = _TimedConnection(duckdb.connect(str(database)))
+            conn = _TimedConnection(duckdb.connect(str(database), config=connection_config()))
             result = land_spool(conn, VENDORS, "default", chunks, complete=True)
             conn.close()
         spool_mb, db_mb = sum(c.stat().st_size for c in chunks) / 2**20, database.stat().st_size / 2**20

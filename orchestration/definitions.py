@@ -11,7 +11,7 @@ from assets.ingest.rutter import rutter_assets
 from assets.model.sql_models import model_assets
 from assets.routty.catalog import DOCUMENTS
 from assets.routty.documents import document_assets
-from assets.routty.masterdata_push import masterdata_push_asset, push_key
+from assets.routty.masterdata_push import masterdata_push_asset
 from assets.routty.masterdata_status import masterdata_status_assets
 from orchestration.jobs import masterdata_status_job, push_job, sync_job
 from orchestration.resources import build_resources
@@ -25,7 +25,7 @@ def build_definitions() -> dg.Definitions:
     partitions = tenant_partitions()
     documents = [document_assets(doc, partitions) for doc in DOCUMENTS]
     pushes = [masterdata_push_asset(doc, partitions) for doc in DOCUMENTS]
-    status, status_accepted = masterdata_status_assets([push_key(doc) for doc in DOCUMENTS], partitions)
+    status, status_accepted = masterdata_status_assets([doc.push_key for doc in DOCUMENTS], partitions)
     return dg.Definitions(
         assets=[
             *rutter_assets(partitions), *jortt_assets(partitions), *b2brouter_assets(partitions),

@@ -55,7 +55,6 @@ def run_main_job() -> int:
 
 def summary(tenant_id: str, result) -> str:
     from assets.routty.catalog import DOCUMENTS
-    from assets.routty.masterdata_push import push_key
 
     metadata = {
         "/".join(event.asset_key.path): {k: v.value for k, v in event.materialization.metadata.items()}
@@ -76,7 +75,7 @@ def summary(tenant_id: str, result) -> str:
     status = metadata.get("routty/masterdata_upload_status", {}).get("latest_uploads", {})
     for doc in DOCUMENTS:
         xml = metadata.get(doc.xml_key.to_user_string(), {})
-        uploads = metadata.get(push_key(doc).to_user_string(), {}).get("documents_pushed", 0)
+        uploads = metadata.get(doc.push_key.to_user_string(), {}).get("documents_pushed", 0)
         latest = status.get(f"{tenant_id}/{doc.list_type}", {}).get("status", "-")
         lines.append(f"  {doc.list_type:<34}{xml.get('records_new', 0):>9}{xml.get('records_changed', 0):>8}"
                      f"{xml.get('records_to_delete', 0):>7}{xml.get('rejected', 0):>9}{uploads:>8}  {latest}")

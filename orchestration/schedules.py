@@ -12,24 +12,19 @@ from orchestration.jobs import push_job, sync_job
 from resources.tenants import all_tenants, tenant_partitions
 
 
-def _one_run_per_tenant(context: dg.ScheduleEvaluationContext):
-    if tenant_partitions() is None:
-        return dg.RunRequest()
-    return [dg.RunRequest(partition_key=tenant.id, tags={"tenant": tenant.id}) for tenant in all_tenants()]
+def per_tenant_schedule(name: str, job, cron_env: str, default_cron: str) -> dg.ScheduleDefinition:
+    """`job` on the cron the deployment sets in `cron_env`: one run per tenant (or one, unpartitioned)."""
+
+    @dg.schedule(name=name, job=job, cron_schedule=os.getenv(cron_env, default_cron),
+                 execution_timezone=os.getenv("ROUTTY_SYNC_TIMEZONE", "UTC"),
+                 default_status=dg.DefaultScheduleStatus.RUNNING)
+    def schedule(context: dg.ScheduleEvaluationContext):
+        if tenant_partitions() is None:
+            return dg.RunRequest()
+        return [dg.RunRequest(partition_key=tenant.id, tags={"tenant": tenant.id}) for tenant in all_tenants()]
+
+    return schedule
 
 
-sync_schedule = dg.schedule(
-    name="routty_sync_schedule",
-    job=sync_job,
-    cron_schedule=os.getenv("ROUTTY_SYNC_CRON", "0 * * * *"),
-    execution_timezone=os.getenv("ROUTTY_SYNC_TIMEZONE", "UTC"),
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)(_one_run_per_tenant)
-
-push_schedule = dg.schedule(
-    name="routty_masterdata_push_schedule",
-    job=push_job,
-    cron_schedule=os.getenv("ROUTTY_PUSH_CRON", "30 * * * *"),
-    execution_timezone=os.getenv("ROUTTY_SYNC_TIMEZONE", "UTC"),
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)(_one_run_per_tenant)
+sync_schedule = per_tenant_schedule("routty_sync_schedule", sync_job, "ROUTTY_SYNC_CRON", "0 * * * *")
+push_schedule = per_tenant_schedule("routty_masterdata_push_schedule", push_job, "ROUTTY_PUSH_CRON", "30 * * * *")

@@ -14,13 +14,12 @@ import time
 import dagster as dg
 
 from assets.routty.catalog import DOCUMENTS
-from assets.routty.masterdata_push import push_key
 from orchestration.jobs import masterdata_status_job
 from resources.http import RemoteError
 from resources.routty import RouttyResource
 from resources.tenants import tenant_partitions
 
-PUSH_ASSET_KEYS = [push_key(doc) for doc in DOCUMENTS]
+PUSH_ASSET_KEYS = [doc.push_key for doc in DOCUMENTS]
 MAX_POLLS_PER_TICK = 50
 POLL_BUDGET_SECONDS = 30.0  # well inside Dagster's 60 s sensor limit
 

@@ -21,7 +21,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
-SCHEMA_SQL = Path(__file__).with_name("warehouse.sql")
+SCHEMA_SQL = Path(__file__).with_name("warehouse.sql").read_text()  # read once: applied on many connections
 
 
 def connection_config() -> dict:
@@ -38,7 +38,7 @@ def warehouse_resource() -> DuckDBResource:
 
 
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
-    conn.execute(SCHEMA_SQL.read_text())
+    conn.execute(SCHEMA_SQL)
 
 
 @dataclass(frozen=True)

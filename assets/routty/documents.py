@@ -50,6 +50,10 @@ class MasterdataDocument:
     def xml_key(self) -> dg.AssetKey:
         return dg.AssetKey(["routty", f"{self.name}_xml"])
 
+    @property
+    def push_key(self) -> dg.AssetKey:
+        return dg.AssetKey(["routty", f"{self.name}_push"])
+
     def folder(self, tenant_id: str) -> Path:
         return outbox_dir() / tenant_id / self.list_type
 
@@ -170,8 +174,9 @@ def document_assets(
 
     @dg.asset_check(asset=xml_asset, blocking=True, description=f"Every part of the tenant's {doc.list_type} validates against {doc.list_type}.xsd.")
     def xml_valid(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        manifest = read_manifest(doc, tenant_of_run(context).id) or {"parts": []}
-        folder = doc.folder(tenant_of_run(context).id)
+        tenant_id = tenant_of_run(context).id
+        manifest = read_manifest(doc, tenant_id) or {"parts": []}
+        folder = doc.folder(tenant_id)
         errors, records = [], 0
         for part in manifest["parts"]:
             count, part_errors = validate_document(folder / part["file"], doc.list_type)

@@ -68,13 +68,9 @@ def open_sender(stack: ExitStack, tenant: Tenant, doc: MasterdataDocument, routt
     return (lambda xml, correlation_id, _: client.upload_masterdata(xml, correlation_id), "Pending"), client
 
 
-def push_key(doc: MasterdataDocument) -> dg.AssetKey:
-    return dg.AssetKey(["routty", f"{doc.name}_push"])
-
-
 def masterdata_push_asset(doc: MasterdataDocument, partitions_def: dg.PartitionsDefinition | None) -> dg.AssetsDefinition:
     @dg.asset(
-        key=push_key(doc),
+        key=doc.push_key,
         group_name="routty",
         deps=[doc.xml_key],
         partitions_def=partitions_def,

@@ -1,9 +1,10 @@
 """Jobs: the whole sync; the masterdata push alone (rebuild from the warehouse, deliver the delta);
-and the status refresh the sensor starts. With a tenants file each is partitioned by tenant: one
+and the status refreshes the sensors start (masterdata uploads, documents). With a tenants file each is partitioned by tenant: one
 run per company."""
 
 import dagster as dg
 
+from assets.routty.document_status import KEY as DOCUMENT_STATUS
 from assets.routty.masterdata_status import KEY as MASTERDATA_STATUS
 
 sync_job = dg.define_asset_job(
@@ -15,11 +16,17 @@ sync_job = dg.define_asset_job(
 push_job = dg.define_asset_job(
     "routty_masterdata_push",
     selection=dg.AssetSelection.groups("model", "routty", "track"),
-    description="Rebuild the models and masterdata XML from the warehouse and deliver what changed.",
+    description="Rebuild the models, masterdata XML and input documents from the warehouse and deliver what changed.",
 )
 
 masterdata_status_job = dg.define_asset_job(
     "routty_masterdata_status",
     selection=dg.AssetSelection.assets(MASTERDATA_STATUS),
     description="Record the outcome of masterdata uploads still in flight.",
+)
+
+document_status_job = dg.define_asset_job(
+    "routty_document_status",
+    selection=dg.AssetSelection.assets(DOCUMENT_STATUS),
+    description="Record the status transitions of documents sent into Routty (the sensor passes what it saw).",
 )

@@ -1,5 +1,9 @@
 """Sensors that track Routty.
 
+The document-status sensor (below) follows documents sent into Routty's input API the same way,
+except that it learns which documents are in flight from the small file the runs keep per tenant
+(assets/routty/documents_in_flight.py): thousands of ids do not fit a cursor stored with every tick.
+
 The masterdata status sensor learns of new uploads from the push assets' materializations (the
 event log, not the warehouse: a sensor must never wait on DuckDB's write lock), keeps the uploads in
 flight in its cursor, asks Routty about a bounded number of them per tick, and requests a run of
@@ -10,14 +14,17 @@ flight in its cursor, asks Routty about a bounded number of them per tick, and r
 import hashlib
 import json
 import time
+from contextlib import ExitStack
 
 import dagster as dg
 
 from assets.routty.catalog import DOCUMENTS
-from orchestration.jobs import masterdata_status_job
+from assets.routty.document_status import KEY_OF_FLOW
+from assets.routty.documents_in_flight import read_in_flight
+from orchestration.jobs import document_status_job, masterdata_status_job
 from resources.http import RemoteError
 from resources.routty import RouttyResource
-from resources.tenants import tenant_partitions
+from resources.tenants import all_tenants, tenant_partitions
 
 PUSH_ASSET_KEYS = [doc.push_key for doc in DOCUMENTS]
 MAX_POLLS_PER_TICK = 50
@@ -87,3 +94,73 @@ def _status_runs(settled: dict[str, tuple[str, str]]) -> list[dg.RunRequest]:
         )
         for tenant, ids in sorted(by_tenant.items())
     ]
+
+
+# ---------------------------------------------------------------- input documents
+
+MAX_DOCUMENT_POLLS_PER_TICK = 200
+DOCUMENT_STATUS_OP = "routty__document_status"
+
+
+def _rotated(documents: list[dict], after: str) -> list[dict]:
+    """The tenant's documents in flight, starting after the last one polled: every document gets its
+    turn, however many there are."""
+    ordered = sorted(documents, key=lambda d: d["document_id"])
+    return [d for d in ordered if d["document_id"] > after] + [d for d in ordered if d["document_id"] <= after]
+
+
+def _poll_tenant(routty: RouttyResource, tenant, documents: list[dict], budget: int, deadline: float,
+                 log) -> tuple[list[dict], str | None]:
+    """(what changed, the last document polled) for at most `budget` documents, before `deadline`."""
+    changed, last = [], None
+    clients: dict[str, object] = {}
+    with ExitStack() as stack:
+        for doc in documents[:budget]:
+            if time.monotonic() > deadline:
+                break
+            if doc["flow"] not in clients:
+                clients[doc["flow"]] = stack.enter_context(routty.client(tenant, KEY_OF_FLOW[doc["flow"]]))
+            try:
+                seen = clients[doc["flow"]].input_document_status(doc["document_id"], doc["correlation_id"])
+            except RemoteError as error:  # one document's trouble must not stop the others' tracking
+                log.warning(f"document {doc['correlation_id']} ({doc['document_id']}): status not read: {error}")
+                continue
+            finally:
+                last = doc["document_id"]
+            if seen.status != doc["status"]:
+                changed.append({"document_id": seen.document_id, "status": seen.status,
+                                "status_changed_on": seen.status_changed_on, "error_code": seen.error_code,
+                                "error_message": seen.error_message})
+    return changed, last
+
+
+@dg.sensor(
+    name="routty_document_status_sensor",
+    job=document_status_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Follows documents sent into Routty until they are final; a run records every transition.",
+)
+def document_status_sensor(context: dg.SensorEvaluationContext, routty: RouttyResource) -> dg.SensorResult | dg.SkipReason:
+    """Reads the in-flight lists the runs leave beside the outbox (never the warehouse), polls a
+    bounded slice per tenant (the cursor says where each tenant's next slice starts), and requests
+    a status run per tenant with what changed."""
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    tenants = [(t, docs) for t in all_tenants() if (docs := read_in_flight(t.id))]
+    if not tenants:
+        return dg.SkipReason("no document in flight")
+    deadline, budget = time.monotonic() + POLL_BUDGET_SECONDS, max(10, MAX_DOCUMENT_POLLS_PER_TICK // len(tenants))
+    requests, partitioned = [], tenant_partitions() is not None
+    for tenant, documents in tenants:
+        changed, last = _poll_tenant(routty, tenant, _rotated(documents, cursor.get(tenant.id, "")), budget,
+                                     deadline, context.log)
+        cursor[tenant.id] = last or cursor.get(tenant.id, "")
+        if changed:
+            digest = hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:16]
+            requests.append(dg.RunRequest(
+                run_key=f"document-status-{tenant.id}-{digest}",
+                partition_key=tenant.id if partitioned else None,
+                run_config={"ops": {DOCUMENT_STATUS_OP: {"config": {"observed": changed}}}},
+                tags={"routty/document_changes": str(len(changed))},
+            ))
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))

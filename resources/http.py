@@ -224,3 +224,13 @@ def describe_generic_error(response: httpx.Response) -> tuple[str | None, str]:
     if isinstance(body, dict):
         return body.get("code") or body.get("error_code"), str(body.get("message") or body.get("detail") or body)[:300]
     return None, str(body)[:300]
+
+
+def presigned_request(system: str, method: str, url: str, *, max_attempts: int = 5, describe_error=None,
+                      **kwargs: Any) -> httpx.Response:
+    """One request to a pre-signed, time-limited URL (an upload or download link): no credentials
+    of ours travel with it, and its signature (the query) never reaches a log or an error message."""
+    parsed = httpx.URL(url)
+    with ApiClient(system, str(parsed.copy_with(path="/", query=None)), credentials_hint="the link (time-limited)",
+                   policy=RetryPolicy(max_attempts=max_attempts), describe_error=describe_error) as http:
+        return http.request(method, parsed.path, params=dict(parsed.params), **kwargs)

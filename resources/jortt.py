@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import dagster as dg
 import httpx
 
-from resources.http import ApiClient, RemoteError, RetryPolicy, shared_limiter
+from resources.http import ApiClient, RemoteError, RetryPolicy, presigned_request, shared_limiter
 from resources.pages import Page
 from resources.tenants import Tenant
 
@@ -91,6 +91,11 @@ class JorttClient:
 
     def get(self, path: str) -> dict:
         return self.http.get_json(path)
+
+    def invoice_pdf(self, invoice_id: str) -> bytes:
+        """The invoice as Jortt renders it: the download endpoint answers a pre-signed link."""
+        link = self.http.get_json(f"/invoices/{invoice_id}/download")["data"]["download_location"]
+        return presigned_request(f"{self.http.system} download", "GET", link).content
 
 
 class JorttLegacyClient:

@@ -1,8 +1,13 @@
-"""Routty client: the connector API that receives masterdata and reports upload status.
+"""Routty client: the connector API that receives masterdata and documents and reports their status.
 
 Contract (shared/api-contracts.md §4): `Authorization: ApiKey <key>`, `x-correlation-id` on every
 call; `POST /connector-api/masterdata` answers a `statusId` and processes asynchronously;
 `GET /connector-api/masterdata/status/{statusId}` reports Pending|Processing|Success|Failed.
+Input documents: request an upload (documentId + a pre-signed `uploadUrl`), announce attachments,
+PUT the bytes to the URLs (no API key there), then follow the document's status.
+
+Keys are per connector configuration (direction × flow): each flow's key falls back to the
+tenant's ROUTTY_API_KEY, so one key is enough where Routty's configuration allows it.
 """
 
 from __future__ import annotations
@@ -10,15 +15,30 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import dagster as dg
+import httpx
+from lxml import etree
 
-from resources.http import ApiClient, RemoteError, RetryPolicy
+from resources.http import ApiClient, RemoteError, RetryPolicy, presigned_request
+from resources.tenants import Tenant
 
 PRODUCTION_URL = "https://connector-api.routty.io"
 CREDENTIALS_HINT = "ROUTTY_API_KEY (a masterdata-enabled connector key for this tenant)"
 # "Unknown": Routty no longer knows the statusId (404); waiting longer would not change that.
 TERMINAL_STATUSES = frozenset({"Success", "Failed", "Unknown"})
+INPUT_API = "/connector-api/input-api/input-documents"
+
+# The environment names of the keys, one per connector configuration (api-contracts.md §4).
+MASTERDATA_KEY = "ROUTTY_API_KEY"
+SALES_INPUT_KEY = "ROUTTY_INPUT_OUTBOUND_API_KEY"  # Input × Outbound: sales documents in
+RECEIVED_INPUT_KEY = "ROUTTY_INPUT_INBOUND_API_KEY"  # Input × Inbound: received (purchase) documents in
+EXPORT_OUTPUT_KEY = "ROUTTY_OUTPUT_INBOUND_API_KEY"  # Output × Inbound: exports out, feedback
+
+# Input-document statuses after which Routty does nothing more on its own. Error stays until the
+# document is cancelled (or reprocessed in Routty); Unknown: Routty no longer knows the documentId.
+DOCUMENT_FINAL_STATUSES = frozenset({"Success", "Cancelled", "Rejected", "Error", "Unknown"})
 
 
 @dataclass(frozen=True)
@@ -30,6 +50,23 @@ class MasterdataStatus:
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+
+@dataclass(frozen=True)
+class InputDocumentStatus:
+    document_id: str
+    status: str
+    status_changed_on: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in DOCUMENT_FINAL_STATUSES
+
+
+class UploadUrlExpired(RemoteError):
+    """The pre-signed URL is no longer valid (403 from blob storage): ask Routty for a new one."""
 
 
 class RouttyClient:
@@ -71,19 +108,87 @@ class RouttyClient:
             return MasterdataStatus(status_id, "Unknown", [{"code": "NotFound", "message": str(error)}])
         return MasterdataStatus(status_id, body["status"], body.get("errors") or [])
 
+    def request_input_document(self, correlation_id: str, received_on: datetime) -> tuple[str, str]:
+        """(documentId, uploadUrl) of a new input document. Not retried once it may have reached
+        Routty: a second request would be a second document (the document ledger decides)."""
+        body = self.http.request(
+            "POST", INPUT_API, json={"receivedOn": received_on.isoformat(timespec="seconds").replace("+00:00", "Z")},
+            headers={"x-correlation-id": correlation_id},
+        ).json()
+        return body["documentId"], body["uploadUrl"]
+
+    def request_attachment(self, document_id: str, correlation_id: str, file_name: str, mime_type: str) -> tuple[str, str]:
+        """(attachmentId, uploadUrl): attachments are announced and uploaded before the main document."""
+        body = self.http.request(
+            "POST", f"{INPUT_API}/{document_id}/attachments", json={"fileName": file_name, "mimeType": mime_type},
+            headers={"x-correlation-id": correlation_id},
+        ).json()
+        return body["attachmentId"], body["uploadUrl"]
+
+    def input_document_status(self, document_id: str, correlation_id: str) -> InputDocumentStatus:
+        try:
+            body = self.http.get_json(f"{INPUT_API}/{document_id}", headers={"x-correlation-id": correlation_id})
+        except RemoteError as error:
+            if error.status != 404:
+                raise
+            return InputDocumentStatus(document_id, "Unknown", error_code="NotFound", error_message=str(error))
+        return InputDocumentStatus(document_id, body["status"], body.get("statusChangedOn"),
+                                   body.get("errorCode"), body.get("errorMessage"))
+
+    def cancel_input_document(self, document_id: str, correlation_id: str) -> None:
+        """Only a document in status Error can be cancelled (409 otherwise)."""
+        self.http.request("POST", f"{INPUT_API}/{document_id}/cancel", headers={"x-correlation-id": correlation_id},
+                          idempotent=True)
+
+
+def _describe_blob_error(response: httpx.Response) -> tuple[str | None, str]:
+    """Blob storage answers `<Error><Code/><Message/></Error>` and repeats the code in a header."""
+    try:
+        root = etree.fromstring(response.content)
+        return response.headers.get("x-ms-error-code") or root.findtext("Code"), root.findtext("Message") or ""
+    except etree.XMLSyntaxError:
+        return response.headers.get("x-ms-error-code"), response.text[:200]
+
+
+def put_blob(url: str, body: bytes, content_type: str) -> bool:
+    """PUT bytes to a pre-signed upload URL; True when stored now, False when the blob was already
+    there (an earlier attempt landed, so a retry is idempotent by outcome)."""
+    try:
+        presigned_request("routty upload", "PUT", url, describe_error=_describe_blob_error, content=body,
+                          headers={"x-ms-blob-type": "BlockBlob", "content-type": content_type})
+    except RemoteError as error:
+        if error.status == 409 and error.code == "BlobAlreadyExists":
+            return False
+        if error.status == 403:
+            raise UploadUrlExpired(error.system, 403, str(error), error.code) from None
+        raise
+    return True
+
 
 class RouttyResource(dg.ConfigurableResource):
+    """`api_key` is the shared ROUTTY_API_KEY; a tenant's own keys are read under its prefix when a
+    client is opened for it, each flow's key first, then the tenant's ROUTTY_API_KEY."""
+
     base_url: str = PRODUCTION_URL
     api_key: str
     max_attempts: int = 5
 
+    def _key(self, tenant: Tenant | None, key_name: str) -> tuple[str, str]:
+        """(key, what to check when Routty refuses it)."""
+        if tenant is not None:
+            for name in dict.fromkeys((key_name, MASTERDATA_KEY)):
+                if tenant.has(name):
+                    return tenant.secret(name), f"{tenant.env_prefix}{name} (or {name}) for tenant {tenant.id}"
+        return self.api_key, CREDENTIALS_HINT
+
     @contextmanager
-    def client(self) -> Iterator[RouttyClient]:
+    def client(self, tenant: Tenant | None = None, key_name: str = MASTERDATA_KEY) -> Iterator[RouttyClient]:
+        key, hint = self._key(tenant, key_name)
         http = ApiClient(
-            "routty",
+            "routty" if tenant is None else f"routty (tenant {tenant.id})",
             self.base_url,
-            credentials_hint=CREDENTIALS_HINT,
-            headers={"Authorization": f"ApiKey {self.api_key}", "accept": "application/json"},
+            credentials_hint=hint,
+            headers={"Authorization": f"ApiKey {key}", "accept": "application/json"},
             policy=RetryPolicy(max_attempts=self.max_attempts),
         )
         with http:

@@ -66,3 +66,54 @@ CREATE TABLE IF NOT EXISTS sync.masterdata_records (
     updated_at   TIMESTAMP NOT NULL,
     PRIMARY KEY (tenant_id, list_type, record_key)
 );
+
+-- Every document sent into Routty's input API (sales invoices, received invoices), one row per
+-- upload of a source document; a resend after Error/Rejected is a new revision of the same lineage.
+-- The row exists before anything is sent and records each step as it completes, so a run that dies
+-- half-way is resumed from the step it reached and a document is never uploaded twice. A run claims
+-- the rows it works on (claimed_by = its run id), so overlapping runs never take the same document.
+CREATE TABLE IF NOT EXISTS sync.routty_documents (
+    tenant_id         VARCHAR NOT NULL,
+    source_system     VARCHAR NOT NULL,  -- jortt | rutter | b2brouter
+    source_id         VARCHAR NOT NULL,
+    revision          INTEGER NOT NULL,  -- 1, then one more per resend
+    flow              VARCHAR NOT NULL,  -- Outbound (sales) | Inbound (received)
+    correlation_id    VARCHAR NOT NULL,  -- x-correlation-id: <system>:<source id>[#r<revision>]
+    document_number   VARCHAR,
+    document_type     VARCHAR NOT NULL,  -- Invoice | CreditNote
+    content_hash      VARCHAR NOT NULL,
+    xml               BLOB NOT NULL,
+    step              VARCHAR NOT NULL,  -- built | requested | uploaded | superseded
+    document_id       VARCHAR,           -- Routty's documentId, once requested
+    upload_url        VARCHAR,           -- time-limited; cleared once the main document is uploaded
+    attachment_name   VARCHAR,           -- the PDF sent with it, if any
+    attachment_id     VARCHAR,
+    attachment_url    VARCHAR,
+    attachment_done   BOOLEAN NOT NULL DEFAULT FALSE,
+    status            VARCHAR,           -- Routty's status, as last recorded
+    status_changed_on VARCHAR,
+    error_code        VARCHAR,
+    error_message     VARCHAR,
+    resend_requested  BOOLEAN NOT NULL DEFAULT FALSE,
+    changed_after_upload BOOLEAN NOT NULL DEFAULT FALSE,
+    claimed_by        VARCHAR,
+    claimed_at        TIMESTAMP,
+    built_at          TIMESTAMP NOT NULL,
+    requested_at      TIMESTAMP,
+    uploaded_at       TIMESTAMP,
+    checked_at        TIMESTAMP,
+    PRIMARY KEY (tenant_id, source_system, source_id, revision)
+);
+
+-- Every status a document was seen in, in order: one row per transition.
+CREATE TABLE IF NOT EXISTS sync.routty_document_status_history (
+    tenant_id         VARCHAR NOT NULL,
+    document_id       VARCHAR NOT NULL,
+    correlation_id    VARCHAR NOT NULL,
+    status            VARCHAR NOT NULL,
+    status_changed_on VARCHAR,
+    error_code        VARCHAR,
+    error_message     VARCHAR,
+    recorded_at       TIMESTAMP NOT NULL,
+    run_id            VARCHAR
+);

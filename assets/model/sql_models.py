@@ -1,4 +1,4 @@
-"""Model: the SQL that turns staged rows into the shapes of Routty's masterdata lists.
+"""Model: the SQL that turns staged rows into the shapes of Routty's masterdata lists and documents.
 
 One asset per model, each a query in this folder (`<name>.sql`) rebuilt per tenant: the tenant's
 rows are replaced in one transaction. Staging tables a query reads are created empty if their
@@ -48,6 +48,9 @@ MODELS = (
               jortt.INVOICES, jortt.CUSTOMERS),
              description="GL accounts, VAT codes, currencies and payment terms, one row per (type, value)."),
     SqlModel("routty_articles", "articles.sql", (rutter.ITEMS,), description="Items as Routty articles."),
+    SqlModel("routty_sales_invoices", "sales_invoices.sql",
+             (jortt.INVOICES, rutter.INVOICES), ("routty_parties", "routty_bank_accounts"),
+             description="Sales invoices (Jortt, Rutter AR) with customer, own company and lines, as UBL needs them."),
 )
 
 

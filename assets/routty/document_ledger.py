@@ -1,0 +1,289 @@
+"""The document ledger (`sync.routty_documents`): every document sent into Routty's input API, the
+step it reached, and what Routty made of it (`sync.routty_document_status_history`).
+
+How a document is sent exactly once:
+- it is queued here (step `built`) before anything is sent; a queued document whose content changes
+  before it was uploaded is simply sent with the new content;
+- each remote step is recorded as soon as it completes (`requested`: Routty's documentId and upload
+  URL; the attachment; `uploaded`), so a run that dies resumes at the step it reached; an upload
+  that had landed answers BlobAlreadyExists on the retry and is recorded, never repeated;
+- a run claims the rows it sends (claimed_by = its run id) in one UPDATE, so an overlapping run
+  leaves them alone; a claim whose run is gone (or older than the lease) is taken over.
+A document in Error or Rejected is sent again only as a new revision (correlation id
+`<system>:<source id>#r<n>`, same lineage), after the old one is cancelled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+import duckdb
+import pandas as pd
+
+from resources.routty import InputDocumentStatus
+
+RESENDABLE = ("Error", "Rejected")
+CLAIM_LEASE_MINUTES = 30
+# Statuses in which Routty still works on a document (the status sensor follows these).
+IN_FLIGHT = ("Processing", "Reprocessing", "ReadyForExport", "AwaitingFeedback")
+
+
+@dataclass(frozen=True)
+class BuiltDocument:
+    source_system: str
+    source_id: str
+    flow: str  # Outbound | Inbound
+    document_number: str | None
+    document_type: str  # Invoice | CreditNote
+    xml: bytes
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.xml).hexdigest()
+
+
+@dataclass(frozen=True)
+class QueuedDocument:
+    """A ledger row a run works on."""
+
+    tenant_id: str
+    source_system: str
+    source_id: str
+    revision: int
+    flow: str
+    correlation_id: str
+    document_number: str | None
+    step: str
+    document_id: str | None
+    upload_url: str | None
+    attachment_id: str | None
+    attachment_url: str | None
+    attachment_done: bool
+    status: str | None
+    resend_requested: bool
+    built_at: object
+    xml: bytes
+
+    @property
+    def key(self) -> list:
+        return [self.tenant_id, self.source_system, self.source_id, self.revision]
+
+
+@dataclass
+class EnqueueCounts:
+    new: int = 0
+    changed: int = 0
+    resent: int = 0
+    changed_after_upload: int = 0
+
+    def __add__(self, other: EnqueueCounts) -> EnqueueCounts:
+        return EnqueueCounts(self.new + other.new, self.changed + other.changed, self.resent + other.resent,
+                             self.changed_after_upload + other.changed_after_upload)
+
+
+KEY_MATCH = "d.tenant_id = i.tenant_id AND d.source_system = i.source_system AND d.source_id = i.source_id"
+LATEST = """(SELECT * FROM sync.routty_documents WHERE tenant_id = ? AND flow = ?
+             QUALIFY row_number() OVER (PARTITION BY source_system, source_id ORDER BY revision DESC) = 1)"""
+
+
+def enqueue(conn: duckdb.DuckDBPyConnection, tenant_id: str, flow: str, documents: Iterable[BuiltDocument],
+            resend: Callable[[str], bool] = lambda source_id: False) -> EnqueueCounts:
+    """Queue what is new, refresh what waits, start a new revision of what failed in Routty and
+    changed since (or is asked to be resent: `resend(source_id)`). All set-based, in one transaction."""
+    documents = list(documents)
+    if not documents:
+        return EnqueueCounts()
+    frame = pd.DataFrame(
+        [(tenant_id, d.source_system, d.source_id, d.flow, d.document_number, d.document_type, d.content_hash, d.xml)
+         for d in documents],
+        columns=["tenant_id", "source_system", "source_id", "flow", "document_number", "document_type",
+                 "content_hash", "xml"],
+    )
+    frame["resend"] = [resend(s) for s in frame["source_id"]]
+    conn.register("incoming_frame", frame)
+    conn.execute("CREATE OR REPLACE TEMP TABLE incoming AS SELECT * REPLACE (CAST(xml AS BLOB) AS xml) FROM incoming_frame")
+    conn.unregister("incoming_frame")
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE latest AS SELECT * FROM {LATEST}", [tenant_id, flow])
+    counts = EnqueueCounts()
+    conn.execute("BEGIN TRANSACTION")
+    counts.new = _insert_revision(conn, "LEFT JOIN latest d ON " + KEY_MATCH + " WHERE d.source_id IS NULL", first=True)
+    counts.changed = conn.execute(
+        f"""UPDATE sync.routty_documents d SET xml = i.xml, content_hash = i.content_hash,
+                document_number = i.document_number, document_type = i.document_type, built_at = now()::TIMESTAMP
+            FROM incoming i JOIN latest l ON l.tenant_id = i.tenant_id AND l.source_system = i.source_system
+                                         AND l.source_id = i.source_id
+            WHERE {KEY_MATCH} AND d.revision = l.revision AND d.step IN ('built', 'requested')
+              AND d.content_hash <> i.content_hash"""
+    ).fetchone()[0]
+    resend_when = (f"d.step = 'uploaded' AND d.status IN {RESENDABLE} AND NOT d.resend_requested "
+                   "AND (d.content_hash <> i.content_hash OR i.resend)")
+    counts.resent = _insert_revision(conn, f"JOIN latest d ON {KEY_MATCH} WHERE {resend_when}", first=False)
+    conn.execute(
+        f"""UPDATE sync.routty_documents d SET resend_requested = TRUE FROM incoming i
+            WHERE {KEY_MATCH} AND d.revision = (SELECT revision FROM latest l WHERE l.tenant_id = d.tenant_id
+                AND l.source_system = d.source_system AND l.source_id = d.source_id) AND {resend_when}"""
+    )
+    counts.changed_after_upload = conn.execute(
+        f"""UPDATE sync.routty_documents d SET changed_after_upload = TRUE FROM incoming i JOIN latest l
+                ON l.tenant_id = i.tenant_id AND l.source_system = i.source_system AND l.source_id = i.source_id
+            WHERE {KEY_MATCH} AND d.revision = l.revision AND d.step = 'uploaded'
+              AND COALESCE(d.status, '') NOT IN {RESENDABLE} AND d.content_hash <> i.content_hash
+              AND NOT d.changed_after_upload"""
+    ).fetchone()[0]
+    conn.execute("COMMIT")
+    return counts
+
+
+def _insert_revision(conn: duckdb.DuckDBPyConnection, source: str, first: bool) -> int:
+    revision = "1" if first else "d.revision + 1"
+    suffix = "''" if first else "'#r' || (d.revision + 1)"
+    return conn.execute(
+        f"""INSERT INTO sync.routty_documents
+                (tenant_id, source_system, source_id, revision, flow, correlation_id, document_number, document_type,
+                 content_hash, xml, step, built_at)
+            SELECT i.tenant_id, i.source_system, i.source_id, {revision}, i.flow,
+                   i.source_system || ':' || i.source_id || {suffix}, i.document_number, i.document_type,
+                   i.content_hash, i.xml, 'built', now()::TIMESTAMP
+            FROM incoming i {source}"""
+    ).fetchone()[0]
+
+
+# ---------------------------------------------------------------- claims
+
+def claim(conn: duckdb.DuckDBPyConnection, tenant_id: str, flow: str, claimant: str, is_live: Callable[[str], bool],
+          limit: int, skip: list[str] = ()) -> list[QueuedDocument]:
+    """Up to `limit` documents with work left, now claimed by `claimant`: unclaimed ones, its own,
+    and those of claimants no longer live or past the lease; none in `skip` (correlation ids)."""
+    pending = ("(step IN ('built', 'requested') OR (step = 'uploaded' AND resend_requested)) "
+               "AND tenant_id = ? AND flow = ?")
+    holders = [c for (c,) in conn.execute(
+        f"SELECT DISTINCT claimed_by FROM sync.routty_documents WHERE {pending} AND claimed_by IS NOT NULL",
+        [tenant_id, flow]).fetchall()]
+    takeable = [claimant] + [c for c in holders if c != claimant and not is_live(c)]
+    rows = conn.execute(
+        f"""UPDATE sync.routty_documents SET claimed_by = ?, claimed_at = now()::TIMESTAMP
+            WHERE rowid IN (
+                SELECT rowid FROM sync.routty_documents d
+                WHERE {pending} AND NOT EXISTS (  -- a resend waits until the revision it replaces is cancelled
+                      SELECT 1 FROM sync.routty_documents o
+                      WHERE o.tenant_id = d.tenant_id AND o.source_system = d.source_system
+                        AND o.source_id = d.source_id AND o.revision < d.revision AND o.step = 'uploaded')
+                  AND (claimed_by IS NULL OR claimed_by IN (SELECT unnest(?::VARCHAR[]))
+                      OR claimed_at < now()::TIMESTAMP - INTERVAL {CLAIM_LEASE_MINUTES} MINUTE)
+                  AND correlation_id NOT IN (SELECT unnest(?::VARCHAR[]))
+                ORDER BY resend_requested DESC, built_at, source_id, revision LIMIT ?)
+            RETURNING tenant_id, source_system, source_id, revision, flow, correlation_id, document_number, step,
+                      document_id, upload_url, attachment_id, attachment_url, attachment_done, status,
+                      resend_requested, built_at, xml""",
+        [claimant, tenant_id, flow, takeable, list(skip), limit],
+    ).fetchall()
+    # Old revisions (cancel) before new ones, then in the order they were queued.
+    return sorted((QueuedDocument(*row) for row in rows), key=lambda d: (not d.resend_requested, d.built_at, d.source_id))
+
+
+def release(conn: duckdb.DuckDBPyConnection, tenant_id: str, claimant: str) -> None:
+    conn.execute("UPDATE sync.routty_documents SET claimed_by = NULL, claimed_at = NULL "
+                 "WHERE tenant_id = ? AND claimed_by = ?", [tenant_id, claimant])
+
+
+# ---------------------------------------------------------------- steps
+
+def _update(conn: duckdb.DuckDBPyConnection, doc: QueuedDocument, assignments: str, values: list) -> None:
+    conn.execute(
+        f"""UPDATE sync.routty_documents SET {assignments}
+            WHERE tenant_id = ? AND source_system = ? AND source_id = ? AND revision = ?""",
+        [*values, *doc.key],
+    )
+
+
+def record_requested(conn, doc: QueuedDocument, document_id: str, upload_url: str) -> QueuedDocument:
+    _update(conn, doc, "step = 'requested', document_id = ?, upload_url = ?, status = 'ReadyForUpload', "
+                       "requested_at = now()::TIMESTAMP, attachment_id = NULL, attachment_url = NULL, "
+                       "attachment_done = FALSE", [document_id, upload_url])
+    return replace(doc, step="requested", document_id=document_id, upload_url=upload_url, attachment_id=None,
+                   attachment_url=None, attachment_done=False, status="ReadyForUpload")
+
+
+def record_attachment_requested(conn, doc: QueuedDocument, name: str, attachment_id: str, url: str) -> QueuedDocument:
+    _update(conn, doc, "attachment_name = ?, attachment_id = ?, attachment_url = ?", [name, attachment_id, url])
+    return replace(doc, attachment_id=attachment_id, attachment_url=url)
+
+
+def record_attachment_done(conn, doc: QueuedDocument) -> None:
+    _update(conn, doc, "attachment_done = TRUE, attachment_url = NULL", [])
+
+
+def record_uploaded(conn, doc: QueuedDocument) -> None:
+    """The main document arrived: Routty processes it now. The upload URLs are of no more use."""
+    _update(conn, doc, "step = 'uploaded', status = 'Processing', upload_url = NULL, attachment_url = NULL, "
+                       "uploaded_at = now()::TIMESTAMP, claimed_by = NULL, claimed_at = NULL", [])
+    record_history(conn, doc.tenant_id, [(doc.document_id, doc.correlation_id, "Processing", None, None, None)], None)
+
+
+def record_superseded(conn, doc: QueuedDocument, status: str) -> None:
+    _update(conn, doc, "step = 'superseded', status = ?, claimed_by = NULL, claimed_at = NULL", [status])
+    record_history(conn, doc.tenant_id, [(doc.document_id, doc.correlation_id, status, None, None, None)], None)
+
+
+# ---------------------------------------------------------------- status
+
+def record_history(conn, tenant_id: str, rows: list[tuple], run_id: str | None) -> None:
+    """(document id, correlation id, status, changed on, error code, error message) transitions."""
+    if rows:
+        conn.executemany(
+            "INSERT INTO sync.routty_document_status_history VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
+            [(tenant_id, *row, run_id) for row in rows],
+        )
+
+
+def record_statuses(conn: duckdb.DuckDBPyConnection, tenant_id: str, observed: list[InputDocumentStatus],
+                    run_id: str | None) -> list[tuple]:
+    """Store what changed (a status seen again is no transition); returns the transitions."""
+    if not observed:
+        return []
+    current = dict(conn.execute(
+        """SELECT document_id, correlation_id || '|' || COALESCE(status, '') FROM sync.routty_documents
+           WHERE tenant_id = ? AND document_id IN (SELECT unnest(?::VARCHAR[]))""",
+        [tenant_id, [o.document_id for o in observed]]).fetchall())
+    changes = []
+    for o in observed:
+        if o.document_id in current:
+            correlation_id, status = current[o.document_id].split("|", 1)
+            if status != o.status:
+                changes.append((o.document_id, correlation_id, o.status, o.status_changed_on, o.error_code, o.error_message))
+    if not changes:
+        return []
+    conn.executemany(
+        """UPDATE sync.routty_documents SET status = ?, status_changed_on = ?, error_code = ?, error_message = ?,
+               checked_at = now()::TIMESTAMP WHERE tenant_id = ? AND document_id = ?""",
+        [(status, on, code, message, tenant_id, document_id) for document_id, _, status, on, code, message in changes],
+    )
+    record_history(conn, tenant_id, changes, run_id)
+    return changes
+
+
+def in_flight(conn: duckdb.DuckDBPyConnection, tenant_id: str) -> list[tuple[str, str, str, str]]:
+    """(document id, correlation id, flow, status) of every uploaded document Routty still works on."""
+    return conn.execute(
+        f"""SELECT document_id, correlation_id, flow, status FROM sync.routty_documents
+            WHERE tenant_id = ? AND step = 'uploaded' AND status IN {IN_FLIGHT} ORDER BY uploaded_at, document_id""",
+        [tenant_id],
+    ).fetchall()
+
+
+def status_counts(conn: duckdb.DuckDBPyConnection, tenant_id: str) -> dict[str, int]:
+    rows = conn.execute(
+        """SELECT flow || ' ' || CASE WHEN step = 'uploaded' THEN status ELSE step END, count(*)
+           FROM sync.routty_documents WHERE tenant_id = ? AND step <> 'superseded' GROUP BY ALL ORDER BY 1""",
+        [tenant_id]).fetchall()
+    return dict(rows)
+
+
+def failed(conn: duckdb.DuckDBPyConnection, tenant_id: str) -> list[tuple]:
+    """Current revisions Routty refused: (correlation id, number, status, error code, message)."""
+    return conn.execute(
+        f"""SELECT correlation_id, document_number, status, error_code, error_message FROM sync.routty_documents
+            WHERE tenant_id = ? AND step = 'uploaded' AND status IN {RESENDABLE} AND NOT resend_requested
+            ORDER BY correlation_id""", [tenant_id]).fetchall()

@@ -12,6 +12,7 @@ tenacity supplies the retry loop; this module only decides what is retryable and
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import threading
 import time
@@ -226,11 +227,16 @@ def describe_generic_error(response: httpx.Response) -> tuple[str | None, str]:
     return None, str(body)[:300]
 
 
-def presigned_request(system: str, method: str, url: str, *, max_attempts: int = 5, describe_error=None,
-                      **kwargs: Any) -> httpx.Response:
+def presigned_request(system: str, method: str, url: str, *, describe_error=None, **kwargs: Any) -> httpx.Response:
     """One request to a pre-signed, time-limited URL (an upload or download link): no credentials
     of ours travel with it, and its signature (the query) never reaches a log or an error message."""
     parsed = httpx.URL(url)
-    with ApiClient(system, str(parsed.copy_with(path="/", query=None)), credentials_hint="the link (time-limited)",
-                   policy=RetryPolicy(max_attempts=max_attempts), describe_error=describe_error) as http:
-        return http.request(method, parsed.path, params=dict(parsed.params), **kwargs)
+    http = _link_client(system, str(parsed.copy_with(path="/", query=None)), describe_error)
+    return http.request(method, parsed.path, params=dict(parsed.params), **kwargs)
+
+
+@functools.cache
+def _link_client(system: str, origin: str, describe_error) -> ApiClient:
+    """One client per origin for the life of the process: links come by the thousand (one per
+    document) and a new client each time costs more than the request (its SSL context)."""
+    return ApiClient(system, origin, credentials_hint="the link (time-limited)", describe_error=describe_error)

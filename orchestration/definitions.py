@@ -13,13 +13,15 @@ from assets.routty.catalog import DOCUMENTS
 from assets.routty.document_status import document_status_assets
 from assets.routty.document_upload import document_upload_assets
 from assets.routty.documents import document_assets
+from assets.routty.export_booking import export_booking_asset
+from assets.routty.export_pickup import export_pickup_asset
 from assets.routty.input_documents import FLOWS, input_documents_asset
 from assets.routty.masterdata_push import masterdata_push_asset
 from assets.routty.masterdata_status import masterdata_status_assets
-from orchestration.jobs import document_status_job, masterdata_status_job, push_job, sync_job
+from orchestration.jobs import document_status_job, exports_job, masterdata_status_job, push_job, sync_job
 from orchestration.resources import build_resources
 from orchestration.schedules import push_schedule, sync_schedule
-from orchestration.sensors import document_status_sensor, masterdata_status_sensor
+from orchestration.sensors import document_status_sensor, exports_sensor, masterdata_status_sensor
 from resources.tenants import tenant_partitions
 
 
@@ -35,12 +37,12 @@ def build_definitions() -> dg.Definitions:
             *rutter_assets(partitions), *jortt_assets(partitions), *b2brouter_assets(partitions),
             *model_assets(partitions), *(xml for xml, _ in documents), *pushes, status,
             *(input_documents_asset(flow, partitions) for flow in FLOWS), *document_upload_assets(partitions),
-            document_status,
+            document_status, export_pickup_asset(partitions), export_booking_asset(partitions),
         ],
         asset_checks=[*(check for _, check in documents), status_accepted, documents_accepted],
-        jobs=[sync_job, push_job, masterdata_status_job, document_status_job],
+        jobs=[sync_job, push_job, masterdata_status_job, document_status_job, exports_job],
         schedules=[sync_schedule, push_schedule],
-        sensors=[masterdata_status_sensor, document_status_sensor],
+        sensors=[masterdata_status_sensor, document_status_sensor, exports_sensor],
         resources=build_resources(),
         # One process per run: the client-side rate limits (token buckets) then hold across all of a
         # run's streams, and DuckDB (one writer per file) gains nothing from parallel steps.

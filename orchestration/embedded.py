@@ -1,6 +1,7 @@
 """The embedded default: the whole sync against the local sandbox, no credentials, no network.
 
-    python -m orchestration.embedded          # start the sandbox, run the main job once per tenant, print a summary
+    python -m orchestration.embedded          # start the sandbox, run the main job once per tenant, one tick of
+                                              # the exports sensor and its runs, print a summary
     python -m orchestration.embedded --ui     # start the sandbox and the Dagster UI (schedules, sensors live)
 
 Runs use a real Dagster instance (DAGSTER_HOME, default data/dagster_home) and the warehouse at
@@ -41,7 +42,8 @@ def run_main_job() -> int:
     from orchestration.definitions import build_definitions
     from resources.tenants import all_tenants
 
-    job = build_definitions().resolve_job_def(JOB_NAME)
+    defs = build_definitions()
+    job = defs.resolve_job_def(JOB_NAME)
     ok = True
     with dg.DagsterInstance.get() as instance:
         for tenant in all_tenants():
@@ -50,7 +52,32 @@ def run_main_job() -> int:
                                             run_config=QUIET_CONSOLE)
             print(summary(tenant.id, result))
             ok = ok and result.success
+        ok = run_exports_tick(defs, instance) and ok
     return 0 if ok else 1
+
+
+def run_exports_tick(defs, instance) -> bool:
+    """What the exports sensor does once a minute in the UI: one tick, and the runs it asks for."""
+    import dagster as dg
+
+    sensor = defs.get_sensor_def("routty_exports_sensor")
+    with dg.build_sensor_context(instance=instance, definitions=defs) as context:
+        tick = sensor(context)
+    requests = [] if isinstance(tick, dg.SkipReason) else tick.run_requests
+    job, ok = defs.resolve_job_def("routty_exports"), True
+    for request in requests:
+        config = {**request.run_config, **QUIET_CONSOLE}
+        result = job.execute_in_process(instance=instance, partition_key=request.partition_key, run_config=config,
+                                        raise_on_error=False, tags=request.tags)
+        booking = next((e.materialization.metadata for e in result.get_asset_materialization_events()
+                        if e.asset_key.path[-1] == "export_bookings"), {})
+        steps = booking.get("exports_by_step")
+        print(f"exports of {request.partition_key or 'the tenant'}: run {result.run_id} "
+              f"{'succeeded' if result.success else 'FAILED'}; by step {steps.value if steps else '-'}")
+        ok = ok and result.success
+    if not requests:
+        print("exports: none waiting")
+    return ok
 
 
 def summary(tenant_id: str, result) -> str:
@@ -79,6 +106,10 @@ def summary(tenant_id: str, result) -> str:
         latest = status.get(f"{tenant_id}/{doc.list_type}", {}).get("status", "-")
         lines.append(f"  {doc.list_type:<34}{xml.get('records_new', 0):>9}{xml.get('records_changed', 0):>8}"
                      f"{xml.get('records_to_delete', 0):>7}{xml.get('rejected', 0):>9}{uploads:>8}  {latest}")
+    sales, received = (metadata.get(f"routty/{flow}_uploads", {}) for flow in ("sales_invoice", "received_invoice"))
+    by_status = metadata.get("routty/document_status", {}).get("documents_by_status", {})
+    lines.append(f"  documents into Routty: {sales.get('uploaded', 0)} sales and {received.get('uploaded', 0)} received "
+                 f"invoice(s) uploaded now; all by status: {by_status or '-'}")
     return "\n".join(lines)
 
 

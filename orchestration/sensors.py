@@ -21,9 +21,9 @@ import dagster as dg
 from assets.routty.catalog import DOCUMENTS
 from assets.routty.document_status import KEY_OF_FLOW
 from assets.routty.documents_in_flight import read_in_flight
-from orchestration.jobs import document_status_job, masterdata_status_job
+from orchestration.jobs import document_status_job, exports_job, masterdata_status_job
 from resources.http import RemoteError
-from resources.routty import RouttyResource
+from resources.routty import EXPORT_OUTPUT_KEY, RouttyResource
 from resources.tenants import all_tenants, tenant_partitions
 
 PUSH_ASSET_KEYS = [doc.push_key for doc in DOCUMENTS]
@@ -164,3 +164,44 @@ def document_status_sensor(context: dg.SensorEvaluationContext, routty: RouttyRe
                 tags={"routty/document_changes": str(len(changed))},
             ))
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))
+
+
+# ---------------------------------------------------------------- exports waiting for pickup
+
+EXPORT_PICKUP_OP = "routty__export_pickup"
+SEEN_PER_TENANT = 5000  # document ids remembered per tenant, so one export never starts two runs
+
+
+@dg.sensor(
+    name="routty_exports_sensor",
+    job=exports_job,
+    minimum_interval_seconds=60,  # Routty asks for at most one poll a minute
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Starts a pickup-and-booking run per tenant for exports newly waiting in Routty's output API.",
+)
+def exports_sensor(context: dg.SensorEvaluationContext, routty: RouttyResource) -> dg.SensorResult | dg.SkipReason:
+    """One list request per tenant. A document starts one run, ever: the cursor remembers the ids it
+    requested (an export a run could not finish is taken again by the next run of the job, which
+    picks up everything waiting)."""
+    seen: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
+    requests, partitioned = [], tenant_partitions() is not None
+    for tenant in all_tenants():
+        try:
+            with routty.client(tenant, EXPORT_OUTPUT_KEY) as client:
+                waiting = [item["documentId"] for item in client.output_documents()]
+        except RemoteError as error:  # one tenant's trouble must not stop the others' pickup
+            context.log.warning(f"exports of tenant {tenant.id} not listed: {error}")
+            continue
+        new = sorted(set(waiting) - set(seen.get(tenant.id, [])))
+        if not new:
+            continue
+        seen[tenant.id] = (seen.get(tenant.id, []) + new)[-SEEN_PER_TENANT:]
+        requests.append(dg.RunRequest(
+            run_key=f"exports-{tenant.id}-{hashlib.sha256(' '.join(new).encode()).hexdigest()[:16]}",
+            partition_key=tenant.id if partitioned else None,
+            run_config={"ops": {EXPORT_PICKUP_OP: {"config": {"document_ids": new}}}},
+            tags={"routty/exports": str(len(new))},
+        ))
+    if not requests:
+        return dg.SkipReason("no new export waiting")
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen))

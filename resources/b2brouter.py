@@ -59,6 +59,14 @@ class B2BrouterClient:
     def document(self, invoice_id: str, document_type: str = "xml.ubl.invoice.bis3") -> bytes:
         return self.http.request("GET", f"/invoices/{invoice_id}/as/{document_type}", headers={"accept": "*/*"}).content
 
+    def mark_as(self, invoice_id: str, state: str, reason: str | None = None) -> dict:
+        """`POST /invoices/{id}/mark_as` with `{"state": ..., "reason": ...}` (reason only when given) and the
+        updated invoice back (`{"invoice": {...}}`). ASSUMED body shape: the seed and contract name the endpoint
+        only. Marking the same state again is harmless, so it is retried as idempotent."""
+        body = {"state": state, **({"reason": reason} if reason is not None else {})}
+        parsed = self.http.request("POST", f"/invoices/{invoice_id}/mark_as", json=body, idempotent=True).json()
+        return parsed.get("invoice", parsed)
+
 
 class B2BrouterResource(dg.ConfigurableResource):
     """B2Brouter for every tenant; each tenant's key and account come from the environment under

@@ -29,6 +29,7 @@ CREDENTIALS_HINT = "ROUTTY_API_KEY (a masterdata-enabled connector key for this 
 # "Unknown": Routty no longer knows the statusId (404); waiting longer would not change that.
 TERMINAL_STATUSES = frozenset({"Success", "Failed", "Unknown"})
 INPUT_API = "/connector-api/input-api/input-documents"
+OUTPUT_API = "/connector-api/output-api/output-documents"
 
 # The environment names of the keys, one per connector configuration (api-contracts.md §4).
 MASTERDATA_KEY = "ROUTTY_API_KEY"
@@ -139,6 +140,34 @@ class RouttyClient:
         """Only a document in status Error can be cancelled (409 otherwise)."""
         self.http.request("POST", f"{INPUT_API}/{document_id}/cancel", headers={"x-correlation-id": correlation_id},
                           idempotent=True)
+
+
+    # ---------------------------------------------------------------- output documents (exports)
+
+    def output_documents(self, page_size: int = 50, max_pages: int = 1000) -> list[dict]:
+        """Every document waiting for pickup: {documentId, correlationId, documentType, createdOn, downloadUrl}."""
+        found: list[dict] = []
+        for page_number in range(1, max_pages + 1):
+            body = self.http.get_json(OUTPUT_API, params={"pageNumber": page_number, "pageSize": page_size},
+                                      headers={"x-correlation-id": f"pickup-{page_number}"})
+            found += body.get("items") or []
+            if not body.get("items") or len(found) >= (body.get("totalCount") or 0):
+                return found
+        raise RemoteError(self.http.system, None, f"{OUTPUT_API} still had pages after {max_pages}")
+
+    def acknowledge(self, document_id: str, correlation_id: str) -> None:
+        """The technical acknowledgement: the document leaves the pickup list (repeating it is harmless)."""
+        self.http.request("POST", f"{OUTPUT_API}/{document_id}/acknowledge", idempotent=True,
+                          headers={"x-correlation-id": correlation_id})
+
+    def send_feedback(self, document_id: str, correlation_id: str, xml: bytes) -> None:
+        self.http.request("POST", f"{OUTPUT_API}/{document_id}/feedback", content=xml,
+                          headers={"content-type": "application/xml", "x-correlation-id": correlation_id})
+
+
+def download_export(url: str) -> bytes:
+    """An export's XML from its time-limited download URL (no key travels with it)."""
+    return presigned_request("routty download", "GET", url, describe_error=_describe_blob_error).content
 
 
 def _describe_blob_error(response: httpx.Response) -> tuple[str | None, str]:

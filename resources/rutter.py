@@ -62,6 +62,13 @@ class RutterClient:
         """One non-list resource (company_info, connection status)."""
         return self._get(path, {}).json()
 
+    def create_bill(self, bill: dict, idempotency_key: str) -> dict:
+        """Create a bill in the books. Rutter keeps the key: the same key with the same body answers
+        the same bill, so this request may be retried after a timeout or a crash without a second bill."""
+        response = self.http.request("POST", "/accounting/bills", json={"bill": bill}, idempotent=True,
+                                     headers={"Idempotency-Key": idempotency_key})
+        return response.json()["bill"]
+
     def _get(self, path: str, params: dict) -> httpx.Response:
         try:
             return self.http.request("GET", path, params=params)

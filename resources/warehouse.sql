@@ -117,3 +117,41 @@ CREATE TABLE IF NOT EXISTS sync.routty_document_status_history (
     recorded_at       TIMESTAMP NOT NULL,
     run_id            VARCHAR
 );
+
+-- Every export Routty offered for pickup (RouttyExportDocument), and each step taken with it: the
+-- download (or quarantine), the technical acknowledgement, the booking in the books (the bill), the
+-- business feedback and the B2Brouter state. A rerun resumes at the step recorded; the bill is
+-- created with the export's Guid as idempotency key, so a retry can never book twice.
+CREATE TABLE IF NOT EXISTS sync.routty_exports (
+    tenant_id        VARCHAR NOT NULL,
+    document_id      VARCHAR NOT NULL,  -- Routty's output documentId
+    correlation_id   VARCHAR,
+    document_type    VARCHAR,
+    guid             VARCHAR,
+    document_set_id  VARCHAR,
+    content_hash     VARCHAR,
+    xml              BLOB,
+    step             VARCHAR NOT NULL,  -- downloaded | quarantined | booked | rejected
+    reason           VARCHAR,           -- why quarantined, or why booking failed (a business error)
+    acknowledged_at  TIMESTAMP,
+    received_feedback_at TIMESTAMP,     -- the technical feedback ("Received", or "Error" when quarantined)
+    bill_id          VARCHAR,
+    bill_request     JSON,              -- the body sent, kept so a retry sends the very same bytes
+    booking_started_at TIMESTAMP,
+    booked_at        TIMESTAMP,
+    feedback_status  VARCHAR,           -- Booked | Error
+    feedback_sent_at TIMESTAMP,
+    downloaded_at    TIMESTAMP NOT NULL,
+    PRIMARY KEY (tenant_id, document_id)
+);
+
+-- States set on B2Brouter invoices (accepted once booked, refused when Routty rejected it): each
+-- tried once; `result` is 'ok', or B2Brouter's refusal (an invoice the buyer refused already, ...).
+CREATE TABLE IF NOT EXISTS sync.b2brouter_marks (
+    tenant_id  VARCHAR NOT NULL,
+    invoice_id VARCHAR NOT NULL,
+    state      VARCHAR NOT NULL,
+    result     VARCHAR NOT NULL,
+    marked_at  TIMESTAMP NOT NULL,
+    PRIMARY KEY (tenant_id, invoice_id, state)
+);

@@ -1,5 +1,6 @@
 """Admin endpoints under /_sandbox: health, reset, request log, faults, ground truth and mutations of
-every stream of every tenant, Routty knobs.
+every stream of every tenant, Routty knobs and its output queues, the bills created through Rutter, the
+B2Brouter state changes (mark_as).
 
 Not part of any simulated API and never subject to faults or the request log.
 """
@@ -15,7 +16,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox import b2brouter, credentials, jortt, routty_documents, rutter
+from sandbox import (
+    b2brouter,
+    credentials,
+    jortt,
+    routty_documents,
+    routty_exports,
+    rutter,
+)
 from sandbox.dataset import Tenant
 from sandbox.faults import SYSTEMS
 
@@ -117,12 +125,16 @@ def routes(state: SandboxState) -> list[Route]:
             conn.is_ready = data["is_ready"]
         return {"connection": conn.info(), "is_ready": conn.is_ready}
 
+    def tenant_named(request: Request) -> Tenant:
+        """The tenant ?tenant= names, default acme."""
+        name = request.query_params.get("tenant", "acme")
+        if name not in state.dataset.tenants:
+            raise AdminError(404, f"no tenant {name!r}; tenants: {', '.join(state.dataset.tenants)}")
+        return state.dataset.tenants[name]
+
     def target(request: Request) -> tuple[Tenant, str, str]:
         """The tenant (?tenant=, default acme), system and stream a ground-truth call names."""
-        name = request.query_params.get("tenant", "acme")
-        tenant = state.dataset.tenants.get(name)
-        if tenant is None:
-            raise AdminError(404, f"no tenant {name!r}; tenants: {', '.join(state.dataset.tenants)}")
+        tenant = tenant_named(request)
         system, stream = request.path_params["system"], request.path_params["stream"]
         try:
             tenant.collection(system, stream)
@@ -204,6 +216,35 @@ def routes(state: SandboxState) -> list[Route]:
         state.routty.settle()
         return state.routty.snapshot()
 
+    async def routty_exports_(request: Request) -> dict:
+        tenant = tenant_named(request)
+        routty_exports.sync(state)
+        return state.routty_exports.snapshot(tenant.name)
+
+    async def generate_exports(request: Request) -> dict:
+        tenant, limit = tenant_named(request), request.query_params.get("limit")
+        if limit is not None and not limit.isdigit():
+            raise AdminError(400, "limit must be a non-negative integer")
+        made = routty_exports.generate(state, tenant, None if limit is None else int(limit))
+        return {"tenant": tenant.name, "created": [e.admin() for e in made],
+                "queue": len(state.routty_exports.queue(tenant.name))}
+
+    async def export_settings(request: Request) -> dict:
+        data, store = await _json(request), state.routty_exports
+        _non_negative(data, "download_url_ttl", float)
+        if "from_documents" in data and not isinstance(data["from_documents"], bool):
+            raise AdminError(400, "from_documents must be true or false")
+        store.from_documents = data.get("from_documents", store.from_documents)
+        store.download_url_ttl = float(data.get("download_url_ttl", store.download_url_ttl))
+        return store.settings()
+
+    async def rutter_bills(request: Request) -> dict:
+        return state.rutter_bills.snapshot(tenant_named(request).rutter.id)
+
+    async def b2brouter_state_changes(request: Request) -> dict:
+        tenant = tenant_named(request)
+        return {"tenant": tenant.name, "state_changes": b2brouter.state_changes(state.dataset).get(tenant.name, [])}
+
     async def expire_jortt_tokens(request: Request) -> dict:
         return {"expired": state.jortt_tokens.expire_all()}
 
@@ -223,5 +264,10 @@ def routes(state: SandboxState) -> list[Route]:
         Route("/routty/settings", _endpoint(routty_settings), methods=["POST"]),
         Route("/routty/store", _endpoint(routty_store)),
         Route("/routty/documents", _endpoint(routty_documents_)),
+        Route("/routty/exports", _endpoint(routty_exports_)),
+        Route("/routty/exports/generate", _endpoint(generate_exports), methods=["POST"]),
+        Route("/routty/exports/settings", _endpoint(export_settings), methods=["POST"]),
+        Route("/rutter/bills", _endpoint(rutter_bills)),
+        Route("/b2brouter/state_changes", _endpoint(b2brouter_state_changes)),
         Route("/jortt/expire_tokens", _endpoint(expire_jortt_tokens), methods=["POST"]),
     ]

@@ -16,6 +16,8 @@ from sandbox.faults import FaultMiddleware, Faults, system_of
 from sandbox.jortt import JorttTokens
 from sandbox.routty import RouttyStore
 from sandbox.routty_documents import DocumentStore
+from sandbox.routty_exports import ExportStore
+from sandbox.rutter_bills import BillLedger
 
 SECRET_PARAMS = {"access_token", "api_key", "apikey", "token", "client_secret", "password", "sig"}
 MAX_LOGGED_REQUESTS = 100_000  # bounds memory of a long-running demo sandbox
@@ -32,6 +34,8 @@ class SandboxState:
     faults: Faults = field(init=False, default_factory=Faults)
     routty: RouttyStore = field(init=False)
     routty_documents: DocumentStore = field(init=False)  # input documents
+    routty_exports: ExportStore = field(init=False)  # output documents and the feedback on them
+    rutter_bills: BillLedger = field(init=False)  # bills created through the API, by idempotency key
     jortt_tokens: JorttTokens = field(init=False, default_factory=JorttTokens)
     requests: deque = field(init=False, default_factory=lambda: deque(maxlen=MAX_LOGGED_REQUESTS))
 
@@ -39,14 +43,18 @@ class SandboxState:
         self.dataset = build_dataset(self.size, self.seed)
         self.routty = RouttyStore(self.processing_delay)
         self.routty_documents = DocumentStore(self.processing_delay)
+        self.routty_exports = ExportStore()
+        self.rutter_bills = BillLedger()
 
     def reset(self, size: int | None = None, seed: int | None = None) -> None:
-        """Fresh data, empty Routty stores (masterdata, documents), no faults, empty request log. Jortt tokens
-        stay valid."""
+        """Fresh data, empty Routty stores (masterdata, documents, exports), no bills created, no faults, empty
+        request log. Jortt tokens stay valid."""
         self.size, self.seed = size or self.size, self.seed if seed is None else seed
         self.dataset = build_dataset(self.size, self.seed)
         self.routty = RouttyStore(self.processing_delay)
         self.routty_documents = DocumentStore(self.processing_delay)
+        self.routty_exports = ExportStore()
+        self.rutter_bills = BillLedger()
         self.faults.reset()
         self.requests.clear()
 

@@ -1,8 +1,11 @@
 """B2Brouter e-invoicing API (mounted at /b2brouter): accounts, contacts, received and issued invoices,
-their UBL documents. Each API key opens one account (tenant) and sees nothing of the others."""
+their UBL documents, state changes (mark_as). Each API key opens one account (tenant) and sees nothing of
+the others."""
 
 from __future__ import annotations
 
+import inspect
+import json
 import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -11,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.dataset import Tenant, unix_ms
+from sandbox.dataset import Dataset, Tenant, unix_ms
 from sandbox.documents import pdf, ubl_invoice
 
 if TYPE_CHECKING:
@@ -20,6 +23,11 @@ if TYPE_CHECKING:
 DEFAULT_VERSION = "2025-10-13"
 DEFAULT_LIMIT, MAX_LIMIT = 25, 500
 INVOICE_STREAMS = {"ReceivedInvoice": "received_invoices", "IssuedInvoice": "issued_invoices"}  # by `type`
+# The states mark_as may set (api-contracts.md §3): a received invoice is accepted, refused or paid by us (new and
+# annotated are B2Brouter's own); an issued one may be set to any issued state.
+MARKABLE = {"ReceivedInvoice": ("accepted", "refused", "paid"),
+            "IssuedInvoice": ("new", "sending", "sent", "accepted", "registered", "refused", "paid", "closed", "error")}
+NOT_AFTER_REFUSAL = ("accepted", "paid")
 
 
 class B2BError(Exception):
@@ -59,6 +67,23 @@ def _sorted(invoices: list[dict]) -> list[dict]:
     return sorted(invoices, key=lambda i: (unix_ms(i["updated_at"]), i["id"]))
 
 
+def state_changes(dataset: Dataset) -> dict[str, list[dict]]:
+    """The mark_as log by tenant name: {invoice_id, type, from, to, reason, at}. Kept on the dataset, so a
+    /_sandbox/reset (a new dataset) empties it with the data it describes."""
+    return dataset.b2brouter_state_changes
+
+
+async def _json_body(request: Request) -> dict:
+    body = await request.body()
+    try:
+        data = json.loads(body) if body.strip() else {}
+    except ValueError:
+        raise B2BError(400, "Request body must be JSON") from None
+    if not isinstance(data, dict):
+        raise B2BError(400, "Request body must be a JSON object")
+    return data
+
+
 def present(tenant: Tenant, stream: str, records: list[dict]) -> list[dict]:
     """Records in the order the list endpoint serves them (ground truth for the admin API)."""
     return _sorted(records) if stream in INVOICE_STREAMS.values() else records
@@ -88,6 +113,8 @@ def routes(state: SandboxState) -> list[Route]:
                 if tenant is None:
                     raise B2BError(401, "Invalid or missing API key (X-B2B-API-Key)")
                 result = handler(request, tenant)
+                if inspect.isawaitable(result):
+                    result = await result
                 if isinstance(result, Response):
                     result.headers.update(headers)
                     return result
@@ -153,6 +180,31 @@ def routes(state: SandboxState) -> list[Route]:
         raise B2BError(404, f"Document type {kind} is not available for invoice {found['id']}")
 
     @endpoint
+    async def mark_as(request: Request, tenant: Tenant) -> dict:
+        """POST /invoices/{id}/mark_as, body {"state": "<state>", "reason": "<text>"} (reason optional).
+        ASSUMED: the seed and contract name the endpoint only, not its body. Answers {"invoice": ...} as
+        GET /invoices/{id}. The same state again changes nothing; a refused invoice is never accepted or paid."""
+        found = find_invoice(request, tenant)
+        data = await _json_body(request)
+        new, reason, allowed = data.get("state"), data.get("reason"), MARKABLE[found["type"]]
+        if new is None:
+            raise B2BError(400, "state is required")
+        if not isinstance(new, str) or new not in allowed:
+            raise B2BError(400, f"state {new!r} is not valid for a {found['type']}: one of {', '.join(allowed)}")
+        if reason is not None and not isinstance(reason, str):
+            raise B2BError(400, "reason must be a string")
+        old = found["state"]
+        if new == old:  # idempotent: no new updated_at, nothing logged
+            return {"invoice": found}
+        if old == "refused" and new in NOT_AFTER_REFUSAL:
+            raise B2BError(422, f"Invoice {found['id']} is refused and cannot be marked as {new}")
+        state.dataset.touch(tenant.name, "b2brouter", INVOICE_STREAMS[found["type"]], str(found["id"]), {"state": new})
+        state_changes(state.dataset).setdefault(tenant.name, []).append(
+            {"invoice_id": found["id"], "type": found["type"], "from": old, "to": new, "reason": reason,
+             "at": found["updated_at"]})
+        return {"invoice": found}
+
+    @endpoint
     def not_found(request: Request, tenant: Tenant) -> dict:
         raise B2BError(404, f"Unknown endpoint: {request.method} {request.url.path}")
 
@@ -162,5 +214,6 @@ def routes(state: SandboxState) -> list[Route]:
         Route("/accounts/{account}/contacts", contacts),
         Route("/invoices/{invoice_id}", invoice),
         Route("/invoices/{invoice_id}/as/{document_type}", document),
+        Route("/invoices/{invoice_id}/mark_as", mark_as, methods=["POST"]),
         Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]

@@ -29,12 +29,15 @@ ROUTTY_API_KEY = "sandbox-routty-api-key"
 # One Routty key per connector configuration (direction x flow); the masterdata key above opens neither.
 ROUTTY_INPUT_OUTBOUND_API_KEY = "sandbox-routty-input-outbound-api-key"  # sales documents in
 ROUTTY_INPUT_INBOUND_API_KEY = "sandbox-routty-input-inbound-api-key"  # received (purchase) documents in
-ROUTTY_OUTPUT_INBOUND_API_KEY = "sandbox-routty-output-inbound-api-key"  # exports out, feedback
+# Exports out, feedback: one key per tenant (each sees its own output queue); the first is the default one.
+ROUTTY_OUTPUT_INBOUND_API_KEY = "sandbox-routty-output-inbound-api-key"
+ROUTTY_OUTPUT_INBOUND_API_KEY_2 = "sandbox-routty-output-inbound-api-key-2"
 ROUTTY_KEYS = {  # key -> (direction, flow)
     ROUTTY_API_KEY: ("Masterdata", None),
     ROUTTY_INPUT_OUTBOUND_API_KEY: ("Input", "Outbound"),
     ROUTTY_INPUT_INBOUND_API_KEY: ("Input", "Inbound"),
     ROUTTY_OUTPUT_INBOUND_API_KEY: ("Output", "Inbound"),
+    ROUTTY_OUTPUT_INBOUND_API_KEY_2: ("Output", "Inbound"),
 }
 # Signs the pre-signed upload URLs the input-documents API hands out (the sig= query parameter).
 ROUTTY_UPLOAD_SIGNING_KEY = b"sandbox-routty-upload-signing-key"
@@ -51,13 +54,15 @@ class TenantCredentials:
     jortt_legacy: tuple[str, str] | None  # legacy API (app name, api key)
     b2brouter_api_key: str
     b2brouter_account_id: str
+    routty_output_key: str  # Output Inbound: the tenant's export queue
 
 
 TENANTS = {t.name: t for t in (
     TenantCredentials("acme", RUTTER_ACCESS_TOKEN, "current", (JORTT_CLIENT_ID, JORTT_CLIENT_SECRET), None,
-                      B2BROUTER_API_KEY, B2BROUTER_ACCOUNT_ID),
+                      B2BROUTER_API_KEY, B2BROUTER_ACCOUNT_ID, ROUTTY_OUTPUT_INBOUND_API_KEY),
     TenantCredentials("globex", RUTTER_ACCESS_TOKEN_2, "legacy", (JORTT_CLIENT_ID_2, JORTT_CLIENT_SECRET_2),
-                      (JORTT_LEGACY_APP_NAME, JORTT_LEGACY_API_KEY), B2BROUTER_API_KEY_2, B2BROUTER_ACCOUNT_ID_2),
+                      (JORTT_LEGACY_APP_NAME, JORTT_LEGACY_API_KEY), B2BROUTER_API_KEY_2, B2BROUTER_ACCOUNT_ID_2,
+                      ROUTTY_OUTPUT_INBOUND_API_KEY_2),
 )}
 
 

@@ -13,7 +13,7 @@ import random
 import string
 import unicodedata
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -899,6 +899,8 @@ class Dataset:
     size: int
     seed: int
     tenants: dict[str, Tenant]
+    # B2Brouter mark_as log by tenant name (sandbox/b2brouter.py): a reset (a new dataset) empties it.
+    b2brouter_state_changes: dict[str, list[dict]] = field(default_factory=dict)
 
     @property
     def connections(self) -> dict[str, RutterConnection]:  # by access token

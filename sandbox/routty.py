@@ -211,7 +211,8 @@ def _guarded(handler):
 
 
 def routes(state: SandboxState) -> list[Route]:
-    from sandbox import routty_documents  # imports this module: here, not at the top
+    # They import this module: here, not at the top.
+    from sandbox import routty_documents, routty_exports
 
     async def upload(request: Request) -> JSONResponse:
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -287,5 +288,6 @@ def routes(state: SandboxState) -> list[Route]:
         Route("/connector-api/masterdata/delete", _guarded(delete), methods=["POST"]),
         Route("/connector-api/masterdata/status/{status_id}", _guarded(status), methods=["GET"]),
         *routty_documents.routes(state),
+        *routty_exports.routes(state),
         Route("/{path:path}", _guarded(not_found), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]

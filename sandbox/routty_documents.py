@@ -230,11 +230,15 @@ def _signature(path: str, expiry: str) -> str:
     return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
 
 
-def _upload_url(request: Request, store: DocumentStore, path: str) -> str:
-    expiry = (datetime.now(UTC) + timedelta(seconds=store.upload_url_ttl)).isoformat(timespec="milliseconds")
-    expiry = expiry.replace("+00:00", "Z")
-    query = urlencode({"sv": "2023-11-03", "sr": "b", "sp": "cw", "se": expiry, "sig": _signature(path, expiry)})
+def signed_url(request: Request, path: str, ttl: float, permissions: str) -> str:
+    """An Azure-blob style pre-signed URL for `path`, valid `ttl` seconds (shared with the output API)."""
+    expiry = (datetime.now(UTC) + timedelta(seconds=ttl)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    query = urlencode({"sv": "2023-11-03", "sr": "b", "sp": permissions, "se": expiry, "sig": _signature(path, expiry)})
     return f"{request.url.scheme}://{request.url.netloc}{path}?{query}"
+
+
+def _upload_url(request: Request, store: DocumentStore, path: str) -> str:
+    return signed_url(request, path, store.upload_url_ttl, "cw")
 
 
 def _blob_error(status: int, code: str, message: str) -> Response:
@@ -246,15 +250,14 @@ def _blob_error(status: int, code: str, message: str) -> Response:
                     media_type="application/xml", headers={"x-ms-error-code": code})
 
 
-def _signed(request: Request) -> Response | None:
-    """None when the URL's signature is right and not expired, else the 403."""
+def refused_signature(request: Request, when_expired: str) -> Response | None:
+    """None when the URL's signature is right and not expired, else the 403 (`when_expired`: what to do)."""
     expiry, sig = request.query_params.get("se", ""), request.query_params.get("sig", "")
     if not sig or not hmac.compare_digest(sig, _signature(request.url.path, expiry)):
         return _blob_error(403, "AuthenticationFailed", "Server failed to authenticate the request: the sig "
                                                         "query parameter is missing or does not match.")
     if datetime.now(UTC) >= datetime.fromisoformat(expiry):
-        return _blob_error(403, "AuthenticationFailed", f"Signed expiry time [{expiry}] has expired: the upload "
-                                                        f"URL is no longer valid, request a new document.")
+        return _blob_error(403, "AuthenticationFailed", f"Signed expiry time [{expiry}] has expired: {when_expired}")
     return None
 
 
@@ -351,7 +354,7 @@ def routes(state: SandboxState) -> list[Route]:
         return JSONResponse({"documentId": doc.document_id, "status": doc.status})
 
     async def upload(request: Request) -> Response:
-        refused = _signed(request)
+        refused = refused_signature(request, "the upload URL is no longer valid, request a new document.")
         if refused is not None:
             return refused
         blob_type = request.headers.get("x-ms-blob-type")

@@ -1,7 +1,8 @@
 """Rutter unified accounting API, version 2024-08-31 (mounted at /rutter/versioned).
 
 Strict like the real one: Basic auth, the version header, and a 400 for any query parameter the
-endpoint does not document. A new stream is one entry in STREAMS plus its data in the dataset.
+endpoint does not document. A new stream is one entry in STREAMS plus its data in the dataset. The one
+write, creating a bill, is sandbox/rutter_bills.py.
 """
 
 from __future__ import annotations
@@ -164,7 +165,9 @@ async def _not_found(request: Request) -> JSONResponse:
 
 
 def routes(state: SandboxState) -> list[Route]:
-    out = []
+    from sandbox import rutter_bills  # imports this module: here, not at the top
+
+    out = rutter_bills.routes(state)
     for stream, key in STREAMS.items():
         out += [Route(f"/accounting/{stream}", _endpoint(state, LIST_PARAMS, _list_handler(state, stream))),
                 Route(f"/accounting/{stream}/{{id}}", _endpoint(state, {"access_token"}, _get_handler(stream, key)))]

@@ -52,14 +52,15 @@ SHARED_ENV = ("RUTTER_BASE_URL", "RUTTER_CLIENT_ID", "RUTTER_CLIENT_SECRET", "RU
 
 def tenant_env(base_url: str) -> dict[str, str]:
     """The settings of every tenant under its own prefix (ACME_..., GLOBEX_...) plus the shared ones.
-    A tenant gets the Jortt credentials of the API it uses: current (client id/secret) or legacy."""
+    A tenant gets the Jortt credentials of the API it uses: current (client id/secret) or legacy, and
+    its own Routty Output key (its export queue); the other Routty keys are shared."""
     shared = embedded_env(base_url)
     env = {name: shared[name] for name in SHARED_ENV}
     for t in credentials.TENANTS.values():
         jortt = dict(zip(("JORTT_CLIENT_ID", "JORTT_CLIENT_SECRET"), t.jortt_client)) if t.jortt_api == "current" \
             else dict(zip(("JORTT_LEGACY_APP_NAME", "JORTT_LEGACY_API_KEY"), t.jortt_legacy))
         own = {"RUTTER_ACCESS_TOKEN": t.rutter_access_token, **jortt, "B2BROUTER_API_KEY": t.b2brouter_api_key,
-               "B2BROUTER_ACCOUNT_ID": t.b2brouter_account_id}
+               "B2BROUTER_ACCOUNT_ID": t.b2brouter_account_id, "ROUTTY_OUTPUT_INBOUND_API_KEY": t.routty_output_key}
         env.update({f"{t.name.upper()}_{name}": value for name, value in own.items()})
     return env
 

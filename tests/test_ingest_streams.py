@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from orchestration.definitions import build_definitions
+from tests.selections import WITHOUT_DOCUMENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 TENANTS = ROOT / "sandbox" / "tenants.yaml"
@@ -48,7 +49,8 @@ def tenants_env(sandbox, tmp_path, monkeypatch):
 def run(instance, tenant, select=None, config=None, expect_success=True):
     defs = build_definitions()
     job = defs.resolve_job_def("routty_sync")
-    selection = [dg.AssetKey.from_user_string(s) for s in select] if select else None
+    selection = ([dg.AssetKey.from_user_string(s) for s in select] if select
+                 else list(WITHOUT_DOCUMENTS.resolve(defs.resolve_asset_graph())))
     result = job.execute_in_process(instance=instance, partition_key=tenant, asset_selection=selection,
                                     run_config={"ops": config or {}}, raise_on_error=False)
     if expect_success:

@@ -11,9 +11,10 @@ from lxml import etree
 
 from assets.routty.catalog import DOCUMENTS
 from orchestration.definitions import build_definitions
+from tests.selections import DOCUMENT_FLOWS, WITHOUT_DOCUMENTS
 from tests.sftp_server import SftpServer
 
-MASTERDATA = dg.AssetSelection.groups("model", "routty", "track")
+MASTERDATA = dg.AssetSelection.groups("model", "routty", "track") - DOCUMENT_FLOWS
 
 
 def run(instance, select=MASTERDATA, run_config=None):
@@ -35,7 +36,7 @@ def records_of(upload) -> list[etree._Element]:
 
 
 def test_all_five_lists_are_accepted_then_a_rerun_sends_nothing(embedded_env, sandbox, instance):
-    run(instance, dg.AssetSelection.all())
+    run(instance, WITHOUT_DOCUMENTS)
     assert {u["root"]: u["status"] for u in uploads(sandbox)} == {doc.list_type: "Success" for doc in DOCUMENTS}
     store = sandbox.admin("GET", "routty/store").json()
     assert store["parties"] and store["bank_accounts"] and store["purchase_orders"] and store["accounting"] and store["articles"]
@@ -46,7 +47,7 @@ def test_all_five_lists_are_accepted_then_a_rerun_sends_nothing(embedded_env, sa
 
 
 def test_preview_shows_what_a_push_would_do_and_one_changed_vendor_sends_one_party(embedded_env, sandbox, instance):
-    run(instance, dg.AssetSelection.all())
+    run(instance, WITHOUT_DOCUMENTS)
     vendor = sandbox.admin("GET", "rutter/vendors", params={"access_token": embedded_env["RUTTER_ACCESS_TOKEN"]}).json()["vendors"][3]
     sandbox.admin("POST", f"rutter/vendors/{vendor['id']}", json={"email": "new-ap@example.com"}).raise_for_status()
 
@@ -63,11 +64,11 @@ def test_preview_shows_what_a_push_would_do_and_one_changed_vendor_sends_one_par
 
 
 def test_records_gone_from_the_books_are_deleted_in_routty(embedded_env, sandbox, instance):
-    run(instance, dg.AssetSelection.all())
+    run(instance, WITHOUT_DOCUMENTS)
     po = sandbox.admin("GET", "truth/rutter/purchase_orders", params={"tenant": "acme"}).json()["records"][0]
     sandbox.admin("DELETE", f"truth/rutter/purchase_orders/{po['id']}", params={"tenant": "acme"}).raise_for_status()
 
-    metadata = run(instance, dg.AssetSelection.all(), {"ops": {"rutter__purchase_orders": {"config": {"full_refresh": True}}}})
+    metadata = run(instance, WITHOUT_DOCUMENTS, {"ops": {"rutter__purchase_orders": {"config": {"full_refresh": True}}}})
 
     assert metadata["routty/purchase_order_list_xml"]["records_to_delete"] == 1
     assert metadata["routty/purchase_order_list_push"]["records_deleted"] == 1
@@ -88,7 +89,7 @@ def test_records_of_a_failed_upload_are_sent_again_a_bounded_number_of_times(emb
 
 def test_large_lists_go_out_in_parts_of_bounded_size(embedded_env, sandbox, instance, monkeypatch):
     monkeypatch.setenv("ROUTTY_MAX_UPLOAD_BYTES", "20000")
-    metadata = run(instance, dg.AssetSelection.all())
+    metadata = run(instance, WITHOUT_DOCUMENTS)
     parts = uploads(sandbox, "PartyList")
     assert metadata["routty/party_list_xml"]["parts"] == len(parts) > 1
     assert all(len(u["body"].encode()) < 20000 + 64 * 2000 for u in parts)
@@ -100,7 +101,7 @@ def test_a_tenant_delivered_by_sftp_gets_files_in_its_drop_folder(embedded_env, 
     with SftpServer() as server:
         for name, value in {**server.env(), "ROUTTY_DELIVERY": "sftp"}.items():
             monkeypatch.setenv(name, value)
-        first = run(instance, dg.AssetSelection.all())
+        first = run(instance, WITHOUT_DOCUMENTS)
         second = run(instance)
         files = sorted(os.listdir(server.folder))
         (party_file,) = [f for f in files if f.startswith("PartyList-")]

@@ -77,11 +77,14 @@ def dec(value) -> Decimal:
 def test_tenant_env_names_each_tenants_credentials():
     env = tenant_env("http://127.0.0.1:1")
     assert {k for k in env if k.startswith("ACME_")} == {f"ACME_{n}" for n in (
-        "RUTTER_ACCESS_TOKEN", "JORTT_CLIENT_ID", "JORTT_CLIENT_SECRET", "B2BROUTER_API_KEY", "B2BROUTER_ACCOUNT_ID")}
+        "RUTTER_ACCESS_TOKEN", "JORTT_CLIENT_ID", "JORTT_CLIENT_SECRET", "B2BROUTER_API_KEY", "B2BROUTER_ACCOUNT_ID",
+        "ROUTTY_OUTPUT_INBOUND_API_KEY")}
     assert {k for k in env if k.startswith("GLOBEX_")} == {f"GLOBEX_{n}" for n in (
         "RUTTER_ACCESS_TOKEN", "JORTT_LEGACY_APP_NAME", "JORTT_LEGACY_API_KEY", "B2BROUTER_API_KEY",
-        "B2BROUTER_ACCOUNT_ID")}
+        "B2BROUTER_ACCOUNT_ID", "ROUTTY_OUTPUT_INBOUND_API_KEY")}
     assert env["GLOBEX_RUTTER_ACCESS_TOKEN"] == cred.RUTTER_ACCESS_TOKEN_2
+    assert env["GLOBEX_ROUTTY_OUTPUT_INBOUND_API_KEY"] == cred.ROUTTY_OUTPUT_INBOUND_API_KEY_2 != \
+        env["ACME_ROUTTY_OUTPUT_INBOUND_API_KEY"] == env["ROUTTY_OUTPUT_INBOUND_API_KEY"]
     assert env["JORTT_TOKEN_URL"] == "http://127.0.0.1:1/jortt/oauth-provider/oauth/token"
     assert "RUTTER_ACCESS_TOKEN" not in env and "JORTT_CLIENT_ID" not in env
 

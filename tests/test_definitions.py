@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import duckdb
 
 from assets.routty.catalog import DOCUMENTS
@@ -15,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DAGSTER = [sys.executable, "-m", "dagster"]
 
 
-STAGES = ["ingest", "model", "routty", "track"]
+STAGES = ["ingest", "model", "routty", "track", "routty_exports"]
 
 
 def test_asset_graph_flows_one_way_through_the_stages():
@@ -41,6 +42,13 @@ def test_secrets_are_env_vars_not_values():
     resources = defs.resources
     for name, field in (("rutter", "client_id"), ("rutter", "client_secret"), ("routty", "api_key")):
         assert isinstance(getattr(resources[name], field), dg.EnvVar)
+
+
+@pytest.fixture
+def sandbox(sandbox_process):
+    """A small company: materializing everything includes uploading every invoice with its PDF."""
+    sandbox_process.admin("POST", "reset", json={"size": 20, "seed": 7}).raise_for_status()
+    return sandbox_process
 
 
 def test_cli_validates_and_materializes_everything_against_the_environment(embedded_env, tmp_path):

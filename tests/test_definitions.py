@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-import pytest
 import duckdb
+import pytest
 
 from assets.routty.catalog import DOCUMENTS
 from orchestration.definitions import defs

@@ -15,7 +15,7 @@ from orchestration import sensors
 from orchestration.definitions import build_definitions
 from resources.http import RemoteError
 from resources.routty import RouttyResource
-from resources.warehouse import ensure_schema
+from resources.warehouse import ensure_schema, warehouse_resource
 
 FIXTURE = Path(__file__).parent / "fixtures" / "routty_export_full.xml"
 
@@ -48,7 +48,8 @@ def exports_admin(sandbox) -> dict:
 
 
 def ledger(env) -> dict[str, tuple]:
-    with duckdb.connect(env["WAREHOUSE_PATH"], read_only=True) as db:
+    # Through the resource: an interrupted run in this process may still hold the file open.
+    with warehouse_resource().get_connection() as db:
         rows = db.execute("SELECT document_id, step, bill_id, feedback_status, reason FROM sync.routty_exports").fetchall()
     return {r[0]: r[1:] for r in rows}
 

@@ -16,6 +16,7 @@ import pytest
 from assets.routty import document_ledger
 from assets.routty.document_upload import DocumentSender, jortt_pdf, run_is_live, upload_queued
 from assets.routty.documents_in_flight import read_in_flight, write_in_flight
+from assets.routty.export_pickup import GROUP as EXPORTS_GROUP
 from assets.routty.input_documents import RECEIVED, SALES, build_sales_documents
 from assets.routty.xml_writer import Reject
 from orchestration import sensors
@@ -28,6 +29,7 @@ from resources.warehouse import warehouse_resource
 SALES_UPSTREAM = dg.AssetSelection.assets(SALES.documents_key).upstream()
 DOCUMENTS_UPSTREAM = dg.AssetSelection.assets(SALES.documents_key, RECEIVED.documents_key).upstream()
 UPLOADS = dg.AssetSelection.assets(SALES.upload_key, RECEIVED.upload_key)
+MAIN_JOB = dg.AssetSelection.all() - dg.AssetSelection.groups(EXPORTS_GROUP)
 
 
 @pytest.fixture
@@ -113,7 +115,7 @@ def assert_each_uploaded_once(sandbox, correlation_ids: set[str]) -> None:
 
 
 def test_main_job_uploads_every_sendable_invoice_once_and_a_rerun_nothing(embedded_env, sandbox, instance):
-    first = run(instance, dg.AssetSelection.all())
+    first = run(instance, MAIN_JOB)
     sales = sendable_jortt_invoices(sandbox)
     received = {f"b2brouter:{r['id']}" for r in
                 sandbox.admin("GET", "truth/b2brouter/received_invoices").json()["records"]}
@@ -129,7 +131,7 @@ def test_main_job_uploads_every_sendable_invoice_once_and_a_rerun_nothing(embedd
     status = first["routty/document_status"]
     assert status["documents_outbound_success"] == len(sales)
 
-    second = run(instance, dg.AssetSelection.all())
+    second = run(instance, MAIN_JOB)
     assert second["routty/sales_invoice_uploads"]["uploaded"] == 0
     assert second["routty/received_invoice_uploads"]["uploaded"] == 0
     assert len(routty_documents(sandbox)["documents"]) == len(docs)

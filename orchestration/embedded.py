@@ -60,8 +60,8 @@ def run_exports_tick(defs, instance) -> bool:
     """What the exports sensor does once a minute in the UI: one tick, and the runs it asks for."""
     import dagster as dg
 
-    sensor = defs.get_sensor_def("routty_exports_sensor")
-    with dg.build_sensor_context(instance=instance, definitions=defs) as context:
+    sensor = defs.resolve_sensor_def("routty_exports_sensor")
+    with dg.build_sensor_context(instance=instance, resources={"routty": defs.resources["routty"]}) as context:
         tick = sensor(context)
     requests = [] if isinstance(tick, dg.SkipReason) else tick.run_requests
     job, ok = defs.resolve_job_def("routty_exports"), True

@@ -21,8 +21,8 @@ from dagster_duckdb import DuckDBResource
 
 from assets.routty import document_ledger as ledger
 from assets.routty.document_ledger import QueuedDocument
-from assets.routty.input_documents import FLOWS, SALES, InputFlow
 from assets.routty.documents_in_flight import write_in_flight
+from assets.routty.input_documents import FLOWS, SALES, InputFlow
 from resources.http import CredentialsError, RemoteError
 from resources.jortt import JorttResource
 from resources.routty import RouttyClient, RouttyResource, UploadUrlExpired, put_blob

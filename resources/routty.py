@@ -173,7 +173,7 @@ def download_export(url: str) -> bytes:
 def _describe_blob_error(response: httpx.Response) -> tuple[str | None, str]:
     """Blob storage answers `<Error><Code/><Message/></Error>` and repeats the code in a header."""
     try:
-        root = etree.fromstring(response.content)
+        root = etree.fromstring(response.content, etree.XMLParser(resolve_entities=False, no_network=True))
         return response.headers.get("x-ms-error-code") or root.findtext("Code"), root.findtext("Message") or ""
     except etree.XMLSyntaxError:
         return response.headers.get("x-ms-error-code"), response.text[:200]

@@ -11,6 +11,7 @@ import pytest
 
 from assets.routty import export_booking
 from assets.routty.export_parser import TABLES, land_export, parse_export
+from assets.routty.input_documents import RECEIVED
 from orchestration import sensors
 from orchestration.definitions import build_definitions
 from resources.http import RemoteError
@@ -129,7 +130,11 @@ def test_the_main_job_and_one_tick_book_every_export_once_and_tell_routty(embedd
 
 
 def _picked_up(instance, env) -> dict:
-    run(instance, "routty_sync")
+    """Received invoices into Routty (it makes exports of those it accepts) and the books' accounts,
+    then the pickup alone."""
+    received = (dg.AssetSelection.assets(RECEIVED.upload_key).upstream() | dg.AssetSelection.assets(["rutter", "accounts"]))
+    received = received.resolve(build_definitions().resolve_asset_graph())
+    run(instance, "routty_sync", selection=list(received))
     run(instance, "routty_exports", selection=[dg.AssetKey(["routty", "export_pickup"])])
     return ledger(env)
 

@@ -324,3 +324,21 @@ def test_ledger_refreshes_a_queued_document_and_flags_one_changed_after_upload()
     counts = document_ledger.enqueue(conn, "t", "Outbound", [doc])
     assert (counts.changed, counts.changed_after_upload, counts.resent) == (0, 1, 0)
     assert conn.execute("SELECT count(*), any_value(upload_url) FROM sync.routty_documents").fetchone() == (1, None)
+
+
+def test_an_upload_url_that_lapsed_while_the_process_was_down_is_asked_for_again(embedded_env, sandbox, queued, instance):
+    sandbox.admin("POST", "routty/settings", json={"upload_url_ttl": 1.0}).raise_for_status()
+    child = multiprocessing.get_context("spawn").Process(target=_die_at, args=("attachment",))
+    child.start()
+    child.join(120)
+    assert child.exitcode == 9
+    time.sleep(1.2)  # the recorded URL is no longer valid
+    sandbox.admin("POST", "routty/settings", json={"upload_url_ttl": 600}).raise_for_status()
+
+    upload_sales("the-next-run", run_is_live(instance))
+    docs = routty_documents(sandbox)["documents"]
+    sales = sendable_jortt_invoices(sandbox)
+    uploaded = [d["correlationId"] for d in docs if d["xml"] is not None]
+    assert sorted(uploaded) == sorted(sales)  # each exactly once
+    (stale,) = [d for d in docs if d["xml"] is None]  # the lapsed request stays empty, never processed
+    assert stale["status"] == "ReadyForUpload"

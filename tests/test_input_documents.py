@@ -130,6 +130,13 @@ def test_main_job_uploads_every_sendable_invoice_once_and_a_rerun_nothing(embedd
     assert {(c, s) for c, _, s, _ in rows} == {(d["correlationId"], d["status"]) for d in docs}
     status = first["routty/document_status"]
     assert status["documents_outbound_success"] == len(sales)
+    issued = {r["number"]: r["state"] for r in sandbox.admin("GET", "truth/b2brouter/issued_invoices").json()["records"]}
+    with duckdb.connect(embedded_env["WAREHOUSE_PATH"], read_only=True) as db:
+        both = db.execute("SELECT number, routty_status, b2brouter_state FROM sync.sales_invoice_status "
+                          "WHERE source_system = 'jortt' AND books_status <> 'draft'").fetchall()
+    assert {r for _, r, _ in both} == {"Success"}  # where each sales invoice stands, in Routty and B2Brouter
+    assert {n: b for n, _, b in both if b is not None} == {n: s for n, s in issued.items() if n in {x for x, *_ in both}}
+    assert any(b is not None for *_, b in both)
 
     second = run(instance, MAIN_JOB)
     assert second["routty/sales_invoice_uploads"]["uploaded"] == 0

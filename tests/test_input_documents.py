@@ -17,7 +17,7 @@ from assets.routty import document_ledger
 from assets.routty.document_upload import DocumentSender, jortt_pdf, run_is_live, upload_queued
 from assets.routty.documents_in_flight import read_in_flight, write_in_flight
 from assets.routty.export_pickup import GROUP as EXPORTS_GROUP
-from assets.routty.input_documents import RECEIVED, SALES, build_sales_documents
+from assets.routty.input_documents import RECEIVED, SALES, DocumentConfig, build_sales_documents, queue_documents
 from assets.routty.xml_writer import Reject
 from orchestration import sensors
 from orchestration.definitions import build_definitions
@@ -349,3 +349,29 @@ def test_an_upload_url_that_lapsed_while_the_process_was_down_is_asked_for_again
     assert sorted(uploaded) == sorted(sales)  # each exactly once
     (stale,) = [d for d in docs if d["xml"] is None]  # the lapsed request stays empty, never processed
     assert stale["status"] == "ReadyForUpload"
+
+
+def test_thousands_of_invoices_are_queued_in_bounded_batches_none_lost():
+    """More invoices than one batch: the builder reads on while the ledger writes between batches."""
+    conn = duckdb.connect()
+    from resources.warehouse import ensure_schema
+    ensure_schema(conn)
+    conn.execute("""
+        CREATE TABLE model.routty_sales_invoices AS
+        SELECT 'default' AS tenant_id, 'jortt' AS source_system, 'inv-' || i AS source_id, 'N' || i AS number,
+               'sent' AS status, DATE '2024-01-01' AS issue_date, DATE '2024-02-01' AS due_date, 'EUR' AS currency,
+               NULL::VARCHAR AS credited_number, NULL::DATE AS credited_issue_date, NULL::VARCHAR AS buyer_reference,
+               NULL::VARCHAR AS note, 100.00::DECIMAL(18, 2) AS total_net, 121.00::DECIMAL(18, 2) AS total_incl_vat,
+               'c1' AS customer_number, 'Klant BV' AS customer_name, 'Dam 1' AS customer_street,
+               '1012 JS' AS customer_postal_code, 'Amsterdam' AS customer_city, 'NL' AS customer_country,
+               NULL::VARCHAR AS customer_vat, NULL::VARCHAR AS customer_coc, NULL::VARCHAR AS customer_email,
+               's1' AS supplier_number, 'Eigen BV' AS supplier_name, 'Markt 2' AS supplier_street,
+               '3511 AA' AS supplier_postal_code, 'Utrecht' AS supplier_city, 'NL' AS supplier_country,
+               'NL123456789B01' AS supplier_vat, '12345678' AS supplier_coc, 'NL91ABNA0417164300' AS iban,
+               [{'description': 'Advies', 'quantity': 1::DECIMAL(20, 4), 'unit_price': 100::DECIMAL(20, 4),
+                 'net_amount': 100::DECIMAL(20, 4), 'vat_percent': 21::DECIMAL(5, 2)}] AS lines
+        FROM range(2500) r(i)""")
+    built, rejects, counts = queue_documents(conn, SALES, tenant_by_id("default"), DocumentConfig())
+    assert (built, rejects, counts.new) == (2500, [], 2500)
+    assert conn.execute("SELECT count(DISTINCT source_id) FROM sync.routty_documents").fetchone() == (2500,)
+    assert queue_documents(conn, SALES, tenant_by_id("default"), DocumentConfig())[2].new == 0  # a rerun queues nothing

@@ -99,7 +99,8 @@ def build_sales_documents(rows: Iterator[dict]) -> Iterator[BuiltDocument | Reje
 
 
 def _sales_rows(conn, tenant: Tenant, statuses: list[str]) -> Iterator[dict]:
-    cursor = conn.execute(
+    # A cursor of its own: the ledger writes on `conn` between batches, which would end this result.
+    cursor = conn.cursor().execute(
         """SELECT * FROM model.routty_sales_invoices
            WHERE tenant_id = ? AND source_system = ? AND status IN (SELECT unnest(?::VARCHAR[]))
            ORDER BY issue_date, source_id""",
@@ -129,7 +130,7 @@ def build_received_documents(rows: Iterator[tuple[str, str]]) -> Iterator[BuiltD
 
 def _received_rows(conn, tenant: Tenant) -> Iterator[tuple[str, str]]:
     ensure_stream_tables(conn, RECEIVED_INVOICES)
-    cursor = conn.execute(
+    cursor = conn.cursor().execute(
         """SELECT d.invoice_id, d.content FROM raw.b2brouter_invoice_documents d
            JOIN staging.b2brouter_received_invoices r ON r.tenant_id = d.tenant_id AND r.id = d.invoice_id
            WHERE d.tenant_id = ? AND d.document_type = 'xml.ubl.invoice.bis3' AND r.deleted_at IS NULL
@@ -155,6 +156,23 @@ def _built(conn, flow: InputFlow, tenant: Tenant, config: DocumentConfig) -> Ite
     return build_received_documents(_received_rows(conn, tenant))
 
 
+def queue_documents(conn, flow: InputFlow, tenant: Tenant,
+                    config: DocumentConfig) -> tuple[int, list[Reject], document_ledger.EnqueueCounts]:
+    """Build the flow's documents and queue them a thousand at a time; the rejects replace the last ones."""
+    resend = set(config.resend)
+    conn.execute("DELETE FROM sync.rejects WHERE tenant_id = ? AND stage = 'document' AND source = ?",
+                 [tenant.id, flow.name])
+    built, rejects, counts = 0, [], document_ledger.EnqueueCounts()
+    for chunk in _chunks(_built(conn, flow, tenant, config)):
+        documents = [item for item in chunk if isinstance(item, BuiltDocument)]
+        rejects += [item for item in chunk if isinstance(item, Reject)]
+        built += len(documents)
+        counts += document_ledger.enqueue(conn, tenant.id, flow.flow, documents,
+                                          resend=lambda source_id: config.resend_errors or source_id in resend)
+    write_rejects(conn, [(tenant.id, "document", flow.name, r.record_key, r.field, r.reason, None) for r in rejects])
+    return built, rejects, counts
+
+
 def input_documents_asset(flow: InputFlow, partitions_def: dg.PartitionsDefinition | None) -> dg.AssetsDefinition:
     @dg.asset(
         key=flow.documents_key,
@@ -168,22 +186,11 @@ def input_documents_asset(flow: InputFlow, partitions_def: dg.PartitionsDefiniti
     def input_documents(context: dg.AssetExecutionContext, config: DocumentConfig,
                         warehouse: DuckDBResource) -> dg.MaterializeResult:
         tenant = tenant_of_run(context)
-        resend = set(config.resend)
         with warehouse.get_connection() as conn:
             ensure_schema(conn)
             if flow is SALES and not _table_exists(conn, "model.routty_sales_invoices"):
                 raise dg.Failure("model.routty_sales_invoices is missing: materialize model/routty_sales_invoices first")
-            conn.execute("DELETE FROM sync.rejects WHERE tenant_id = ? AND stage = 'document' AND source = ?",
-                         [tenant.id, flow.name])
-            built, rejects, counts = 0, [], document_ledger.EnqueueCounts()
-            for chunk in _chunks(_built(conn, flow, tenant, config)):
-                documents = [item for item in chunk if isinstance(item, BuiltDocument)]
-                rejects += [item for item in chunk if isinstance(item, Reject)]
-                built += len(documents)
-                counts += document_ledger.enqueue(
-                    conn, tenant.id, flow.flow, documents,
-                    resend=lambda source_id: config.resend_errors or source_id in resend)
-            write_rejects(conn, [(tenant.id, "document", flow.name, r.record_key, r.field, r.reason, None) for r in rejects])
+            built, rejects, counts = queue_documents(conn, flow, tenant, config)
         for reject in rejects[:20]:
             context.log.warning(f"{flow.name} {tenant.id}: {reject.record_key} not sent, {reject.field}: {reject.reason}")
         if counts.changed_after_upload:

@@ -197,6 +197,18 @@ def _too_large(size: int | None, limit: int) -> JSONResponse:
                                      "message": f"The upload is {told}; the limit is {limit} bytes"}]}, 413)
 
 
+def paged(request: Request, items: list, render=lambda item: item) -> JSONResponse:
+    """Routty's page envelope ({items, pageNumber, pageSize, totalCount}) over `items`, or the 400."""
+    try:
+        page = int(request.query_params.get("pageNumber", "1"))
+        size = int(request.query_params.get("pageSize", "50"))
+        assert page >= 1 and 1 <= size <= 500
+    except (ValueError, AssertionError):
+        return _problem(400, "Bad Request", "pageNumber must be >= 1 and pageSize between 1 and 500.")
+    return JSONResponse({"items": [render(i) for i in items[(page - 1) * size: page * size]], "pageNumber": page,
+                         "pageSize": size, "totalCount": len(items)})
+
+
 def _guarded(handler):
     async def endpoint(request: Request) -> JSONResponse:
         key = credentials.scheme_value(request.headers.get("authorization"), "ApiKey")
@@ -249,16 +261,9 @@ def routes(state: SandboxState) -> list[Route]:
 
     async def list_masterdata(request: Request) -> JSONResponse:
         state.routty.settle()
-        try:
-            page = int(request.query_params.get("pageNumber", "1"))
-            size = int(request.query_params.get("pageSize", "50"))
-            assert page >= 1 and 1 <= size <= 500
-        except (ValueError, AssertionError):
-            return _problem(400, "Bad Request", "pageNumber must be >= 1 and pageSize between 1 and 500.")
         items = [{k: p[k] for k in ("number", "name", "type", "active")}
                  for _, p in sorted(state.routty.partners.items())]
-        return JSONResponse({"items": items[(page - 1) * size: page * size], "pageNumber": page,
-                             "pageSize": size, "totalCount": len(items)})
+        return paged(request, items)
 
     async def delete(request: Request) -> JSONResponse:
         try:

@@ -56,7 +56,7 @@ from starlette.routing import Route
 
 from sandbox import b2brouter, credentials, routty_documents
 from sandbox.dataset import EU, TAX_RATES, Tenant, cents, vat_breakdown
-from sandbox.routty import XML_TYPES, _now_iso, _parser, _problem
+from sandbox.routty import XML_TYPES, _now_iso, _parser, _problem, paged
 from sandbox.routty_documents import (
     KINDS,
     NS,
@@ -749,16 +749,7 @@ def routes(state: SandboxState) -> list[Route]:
         return _problem(404, "Not Found", f"No output document {request.path_params['document_id']} for this key.")
 
     async def listing(request: Request, tenant: Tenant) -> JSONResponse:
-        try:
-            page = int(request.query_params.get("pageNumber", "1"))
-            size = int(request.query_params.get("pageSize", "50"))
-            assert page >= 1 and 1 <= size <= 500
-        except (ValueError, AssertionError):
-            return _problem(400, "Bad Request", "pageNumber must be >= 1 and pageSize between 1 and 500.")
-        waiting = store().queue(tenant.name)
-        return JSONResponse({"items": [e.item(_download_url(request, store(), e))
-                                       for e in waiting[(page - 1) * size: page * size]],
-                             "pageNumber": page, "pageSize": size, "totalCount": len(waiting)})
+        return paged(request, store().queue(tenant.name), lambda e: e.item(_download_url(request, store(), e)))
 
     async def acknowledge(request: Request, tenant: Tenant) -> JSONResponse:
         export = find(request, tenant)

@@ -41,6 +41,12 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(SCHEMA_SQL)
 
 
+def table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether `schema.table` exists (a model, say, that no run has built yet)."""
+    return conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name || '.' || table_name = ?",
+                        [name]).fetchone()[0] > 0
+
+
 @dataclass(frozen=True)
 class Column:
     """A typed column extracted from a record's JSON.

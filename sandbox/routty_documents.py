@@ -263,18 +263,24 @@ def refused_signature(request: Request, when_expired: str) -> Response | None:
 
 # ---------------------------------------------------------------- endpoints
 
+def key_for(request: Request, direction: str, takes: str) -> tuple[str, str | None] | Response:
+    """(key, flow) of a request whose ApiKey is of `direction`, else the 401/403 (`takes`: the key wanted)."""
+    key = credentials.scheme_value(request.headers.get("authorization"), "ApiKey")
+    found, flow = credentials.ROUTTY_KEYS.get(key, (None, None))
+    if found is None:
+        return _problem(401, "Unauthorized", "Missing or invalid API key: send 'Authorization: ApiKey <key>'.")
+    if found != direction:
+        what = "the masterdata key" if found == "Masterdata" else f"an {found} {flow} key"
+        return _problem(403, "Forbidden", f"This is {what}; {takes}.")
+    return key, flow
+
+
 def _guarded(handler):
     """Only an Input key opens the input API; the document records the flow of its key."""
     async def endpoint(request: Request) -> Response:
-        key = credentials.scheme_value(request.headers.get("authorization"), "ApiKey")
-        direction, flow = credentials.ROUTTY_KEYS.get(key, (None, None))
-        if direction is None:
-            return _problem(401, "Unauthorized", "Missing or invalid API key: send 'Authorization: ApiKey <key>'.")
-        if direction != "Input":
-            what = "the masterdata key" if direction == "Masterdata" else f"an {direction} {flow} key"
-            return _problem(403, "Forbidden", f"This is {what}; the input-documents API takes an Input key "
-                                              f"(Input Outbound for sales documents, Input Inbound for received).")
-        return await handler(request, flow)
+        checked = key_for(request, "Input", "the input-documents API takes an Input key (Input Outbound for "
+                                            "sales documents, Input Inbound for received)")
+        return checked if isinstance(checked, Response) else await handler(request, checked[1])
     return endpoint
 
 

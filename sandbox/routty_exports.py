@@ -54,18 +54,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox import b2brouter, credentials, routty_documents
+from sandbox import b2brouter, routty_documents
 from sandbox.dataset import EU, TAX_RATES, Tenant, cents, vat_breakdown
 from sandbox.routty import XML_TYPES, _now_iso, _parser, _problem, paged
-from sandbox.routty_documents import (
-    KINDS,
-    NS,
-    _blob_error,
-    _norm,
-    _text,
-    refused_signature,
-    signed_url,
-)
+from sandbox.routty_documents import KINDS, NS, _blob_error, _norm, _text, key_for, refused_signature, signed_url
 
 if TYPE_CHECKING:
     from sandbox.app import SandboxState
@@ -713,16 +705,12 @@ def _download_url(request: Request, store: ExportStore, export: Export) -> str:
 def _guarded(state: SandboxState, handler):
     """Only an Output key opens the output API; the key decides the tenant's queue."""
     async def endpoint(request: Request) -> Response:
-        key = credentials.scheme_value(request.headers.get("authorization"), "ApiKey")
-        direction, flow = credentials.ROUTTY_KEYS.get(key, (None, None))
-        if direction is None:
-            return _problem(401, "Unauthorized", "Missing or invalid API key: send 'Authorization: ApiKey <key>'.")
-        if direction != "Output":
-            what = "the masterdata key" if direction == "Masterdata" else f"an {direction} {flow} key"
-            return _problem(403, "Forbidden", f"This is {what}; the output-documents API takes the Output Inbound "
-                                              f"key (ROUTTY_OUTPUT_INBOUND_API_KEY).")
+        checked = key_for(request, "Output", "the output-documents API takes the Output Inbound key "
+                                             "(ROUTTY_OUTPUT_INBOUND_API_KEY)")
+        if isinstance(checked, Response):
+            return checked
         sync(state)
-        return await handler(request, state.dataset.tenant_where("routty_output_key", key))
+        return await handler(request, state.dataset.tenant_where("routty_output_key", checked[0]))
     return endpoint
 
 

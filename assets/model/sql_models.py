@@ -13,7 +13,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.ingest import b2brouter, jortt, rutter
 from resources.tenants import tenant_of_run
-from resources.warehouse import StreamSpec, ensure_schema, ensure_stream_tables
+from resources.warehouse import StreamSpec, ensure_schema, ensure_stream_tables, table_exists
 
 HERE = Path(__file__).parent
 
@@ -58,8 +58,7 @@ def replace_tenant_rows(conn, table: str, query: str, tenant_id: str) -> int:
     """The tenant's rows of `table` become the query's, in one transaction; returns their count."""
     conn.execute(f"CREATE OR REPLACE TEMP TABLE fresh AS SELECT * FROM ({query}) WHERE tenant_id = ?", [tenant_id])
     fresh = conn.execute("DESCRIBE fresh").fetchall()
-    exists = conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name || '.' || table_name = ?", [table]).fetchone()[0]
-    if not exists or conn.execute(f"DESCRIBE {table}").fetchall() != fresh:
+    if not table_exists(conn, table) or conn.execute(f"DESCRIBE {table}").fetchall() != fresh:
         # A new or changed query: other tenants' rows come back on their next run.
         conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM fresh LIMIT 0")
     conn.execute("BEGIN TRANSACTION")

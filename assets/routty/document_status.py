@@ -11,6 +11,7 @@ B2Brouter (the issued invoice's state, kept in step by the incremental B2Brouter
 
 
 import time
+from contextlib import ExitStack
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -21,7 +22,7 @@ from assets.routty.documents_in_flight import write_in_flight
 from assets.routty.input_documents import FLOWS
 from resources.routty import InputDocumentStatus, RouttyResource
 from resources.tenants import Tenant, tenant_of_run
-from resources.warehouse import ensure_schema, ensure_stream_tables
+from resources.warehouse import ensure_schema, ensure_stream_tables, table_exists
 
 KEY = dg.AssetKey(["routty", "document_status"])
 KEY_OF_FLOW = {flow.flow: flow.key_name for flow in FLOWS}
@@ -46,16 +47,16 @@ def poll_in_flight(routty: RouttyResource, tenant: Tenant, in_flight: list[tuple
                    max_wait_seconds: float) -> list[InputDocumentStatus]:
     deadline, delay, seen = time.monotonic() + max_wait_seconds, 0.2, {}
     pending = in_flight[:max_polls]
-    while pending:
-        for flow in {f for _, _, f, _ in pending}:
-            with routty.client(tenant, KEY_OF_FLOW[flow]) as client:
-                for document_id, correlation_id, _, _ in (d for d in pending if d[2] == flow):
-                    seen[document_id] = client.input_document_status(document_id, correlation_id)
-        pending = [d for d in pending if not seen[d[0]].is_final]
-        if not pending or time.monotonic() + delay > deadline:
-            break
-        time.sleep(delay)
-        delay = min(delay * 2, 2.0)
+    with ExitStack() as stack:  # one client per flow's key for all the rounds
+        clients = {f: stack.enter_context(routty.client(tenant, KEY_OF_FLOW[f])) for f in {d[2] for d in pending}}
+        while pending:
+            for document_id, correlation_id, flow, _ in pending:
+                seen[document_id] = clients[flow].input_document_status(document_id, correlation_id)
+            pending = [d for d in pending if not seen[d[0]].is_final]
+            if not pending or time.monotonic() + delay > deadline:
+                break
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
     return list(seen.values())
 
 
@@ -76,8 +77,7 @@ LEFT JOIN staging.b2brouter_issued_invoices b
 
 def _sales_invoice_states(conn, tenant_id: str) -> dict:
     ensure_stream_tables(conn, ISSUED_INVOICES)
-    if not conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'model' "
-                        "AND table_name = 'routty_sales_invoices'").fetchone()[0]:
+    if not table_exists(conn, "model.routty_sales_invoices"):
         return {}
     conn.execute(SALES_INVOICE_STATUS_VIEW)
     rows = conn.execute("""SELECT routty_status || ' / ' || COALESCE(b2brouter_state, 'not in B2Brouter'), count(*)

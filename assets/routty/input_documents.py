@@ -26,7 +26,7 @@ from assets.routty.xml_writer import Reject
 from assets.routty.ubl_invoice import KINDS, NS, SalesInvoice, UblLine, UblParty, build_ubl
 from resources.routty import RECEIVED_INPUT_KEY, SALES_INPUT_KEY
 from resources.tenants import Tenant, tenant_of_run
-from resources.warehouse import ensure_schema, ensure_stream_tables, write_rejects
+from resources.warehouse import ensure_schema, ensure_stream_tables, table_exists, write_rejects
 
 # Not drafts, nor void: the invoice states (Jortt current and legacy, Rutter) that may go to Routty.
 DEFAULT_SENDABLE_STATUSES = "sent,late,due,paid,open,partially_paid"
@@ -188,7 +188,7 @@ def input_documents_asset(flow: InputFlow, partitions_def: dg.PartitionsDefiniti
         tenant = tenant_of_run(context)
         with warehouse.get_connection() as conn:
             ensure_schema(conn)
-            if flow is SALES and not _table_exists(conn, "model.routty_sales_invoices"):
+            if flow is SALES and not table_exists(conn, "model.routty_sales_invoices"):
                 raise dg.Failure("model.routty_sales_invoices is missing: materialize model/routty_sales_invoices first")
             built, rejects, counts = queue_documents(conn, flow, tenant, config)
         for reject in rejects[:20]:
@@ -216,9 +216,3 @@ def _chunks(items: Iterator, size: int = 1000) -> Iterator[list]:
             chunk = []
     if chunk:
         yield chunk
-
-
-def _table_exists(conn, name: str) -> bool:
-    schema, table = name.split(".")
-    return conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-                        [schema, table]).fetchone()[0] > 0

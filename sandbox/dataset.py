@@ -601,6 +601,7 @@ def _rutter_books(rng: random.Random, vendors: list[dict]) -> dict[str, list[dic
 
 # ---------------------------------------------------------------- Jortt
 
+DETAILED_COST_ACCOUNTS = 120  # beyond one page of 100
 LEDGERS = {  # category: [(group, [selectable accounts])]
     "cost": [("Huisvestingskosten", ["Huur", "Gas, water & licht"]), ("Autokosten", ["Brandstof", "Lease"]),
              ("Kantoorkosten", ["Software", "Telefoon & internet", "Kantoorbenodigdheden"]),
@@ -646,7 +647,20 @@ def _ledger_accounts(rng: random.Random) -> dict[str, list[dict]]:
                       "selectable": False}
             rows += [parent] + [{"ledger_account_id": _uuid(rng), "name": leaf, "selectable": True,
                                  "parent_ledger_account_id": parent["ledger_account_id"]} for leaf in leaves]
+    out["ledger_accounts_cost"] += _detailed_cost_accounts(rng.getstate())
     return out
+
+
+def _detailed_cost_accounts(seed_state) -> list[dict]:
+    """A chart as detailed as the Dutch reference scheme (RGS): more cost accounts than one page of
+    Jortt's lists holds. Ids come from a random generator of their own, so adding them leaves every
+    other record of the dataset as it was."""
+    rng = random.Random(str(seed_state))
+    parent = {"ledger_account_id": _uuid(rng), "parent_ledger_account_id": None, "name": "Overige bedrijfskosten",
+              "selectable": False}
+    return [parent] + [{"ledger_account_id": _uuid(rng), "name": f"Overige bedrijfskosten {4400 + n}",
+                        "selectable": True, "parent_ledger_account_id": parent["ledger_account_id"]}
+                       for n in range(DETAILED_COST_ACCOUNTS)]
 
 
 def money_value(money: dict) -> Decimal:

@@ -135,10 +135,11 @@ def routes(state: SandboxState) -> list[Route]:
             return endpoint
         return wrap
 
-    def paged(request: Request, rows: list[dict], date_field: str | None) -> dict:
+    def paged(request: Request, rows: list[dict], date_field: str | None, id_field: str = "id") -> dict:
         page = _page(request)
         last = max(1, -(-len(rows) // PAGE_SIZE))
-        return {"data": state.faults.malform("jortt", rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], date_field),
+        return {"data": state.faults.malform("jortt", rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], date_field,
+                                             id_field),
                 "_links": {"previous": _link(request, page - 1) if page > 1 else None,
                            "next": _link(request, page + 1) if page < last else None,
                            "self": _link(request, page)}}
@@ -193,13 +194,12 @@ def routes(state: SandboxState) -> list[Route]:
                 and ("vat_date_till" not in q or e["vat_date"] <= q["vat_date_till"])]
         return paged(request, rows, "vat_date")
 
-    @api("expenses:read", set())
+    @api("expenses:read", {"page"})
     def ledger_accounts(request: Request, tenant: Tenant) -> dict:
         category = request.path_params["category"]
         if category not in LEDGER_CATEGORIES:
             raise JorttError(404, "resource.not_found", f"No ledger account category {category}.")
-        rows = tenant.jortt[f"ledger_accounts_{category}"]
-        return {"data": state.faults.malform("jortt", rows, None, "ledger_account_id")}
+        return paged(request, tenant.jortt[f"ledger_accounts_{category}"], None, "ledger_account_id")
 
     @api("organizations:read", set())
     def organization(request: Request, tenant: Tenant) -> dict:

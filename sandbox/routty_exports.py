@@ -190,7 +190,7 @@ class Books:
 def _books(state: SandboxState, tenant: Tenant) -> Books:
     rutter = tenant.rutter.collections
     gl = {a["id"]: (a.get("nominal_code") or "").strip() or a["id"] for a in rutter["accounts"]}
-    offered = {r.get("Value") for r in state.routty.accounting.values() if r.get("type") == "GLAccount"}
+    offered = {r.get("Value") for r in state.routty.accounting.values() if (r.get("type") or "").lower() == "glaccount"}
     costs = [gl[a["id"]] for a in rutter["accounts"]
              if a["account_type"] in ("expense", "cost_of_goods_sold") and a.get("status") != "inactive"]
     held = list(state.routty.purchase_orders.values())

@@ -27,7 +27,7 @@ class Field(NamedTuple):
     required: bool = False
     children: dict | None = None  # set for a group element
     repeated: bool = False
-    kind: str = "text"  # text | decimal | date | integer | boolean | iban | bic | currency
+    kind: str = "text"  # text | decimal | date | integer | boolean | iban | bic | currency | accounting-type
     digits: tuple[int, int] | None = None  # (precision, scale) of a decimal
 
 
@@ -117,7 +117,11 @@ GOODS_RECEIPT = {"GoodsReceiptHeader": _group(GR_HEADER, True),
 
 ACCOUNTING = {"Value": S(50), "Description": S(255), "CorporateGroupID": S(100),
               **{f"Field{i}": S(50) for i in range(1, 11)}}
-ACCOUNTING_ATTRIBUTES = {"type": S(None, True)}
+# The tenant's coding setup: the `type` names it knows, matched case-insensitively (api-contracts §4).
+ACCOUNTING_TYPES = frozenset(name.lower() for name in (
+    "GlAccount", "CostCenter", "VatCode", *(f"Dimension{i}" for i in range(1, 9)), "Currency", "PaymentTerms",
+    "Country", "CommodityCode", "Requester", "Queue", "MatchingExceptionType", "WdWorkflow"))
+ACCOUNTING_ATTRIBUTES = {"type": Field(required=True, kind="accounting-type")}
 
 ARTICLE = {"CorporateGroupID": S(100), "Number": S(32, True), "Description": S(255), "Type": S(255),
            "GTIN": S(14), "UnitOfMeasurement": S(50), "UnitPrice": Dec(18, 4)}
@@ -209,6 +213,8 @@ def _typed_problem(value: str, rule: Field) -> tuple[str, str] | None:
         return "InvalidBic", f"is not a BIC of 8 or 11 characters: {value!r}"
     elif rule.kind == "currency" and not _CURRENCY.fullmatch(v):
         return "InvalidCurrency", f"is not an ISO 4217 currency code: {value!r}"
+    elif rule.kind == "accounting-type" and v.lower() not in ACCOUNTING_TYPES:
+        return "UnknownAccountingType", f"is not a coding field of this tenant: {value!r}"
     return None
 
 

@@ -4,6 +4,7 @@
 import pytest
 from lxml import etree
 
+from assets.ingest import jortt as jortt_streams
 from resources.b2brouter import B2BrouterResource
 from resources.http import CredentialsError
 from resources.jortt import JorttResource
@@ -40,6 +41,16 @@ def test_jortt_pages_follow_links_with_one_token(env, sandbox):
     assert sorted(c["id"] for c in customers) == sorted(r["id"] for r in sandbox.admin("GET", "truth/jortt/customers", params={"tenant": "acme"}).json()["records"])
     assert len(invoices) == len(sandbox.admin("GET", "truth/jortt/invoices", params={"tenant": "acme"}).json()["records"]) > 100
     assert token_requests(sandbox) == 1  # cached across every page
+
+
+def test_jortt_ledger_accounts_of_every_kind_follow_next_links(env, sandbox):
+    _, pages, _ = jortt_streams.STREAMS["ledger_accounts"]
+    with jortt(env).client(ACME) as client:
+        landed = {r["ledger_account_id"] for r in records(pages(client), "data")}
+    kinds = {k: sandbox.admin("GET", f"truth/jortt/ledger_accounts_{k}", params={"tenant": "acme"}).json()["records"]
+             for k in jortt_streams.LEDGER_KINDS}
+    assert len(kinds["cost"]) > 100  # more than one page
+    assert landed == {r["ledger_account_id"] for rows in kinds.values() for r in rows}
 
 
 def test_jortt_token_is_asked_for_again_once_when_expired(env, sandbox):

@@ -54,10 +54,10 @@ def test_bank_accounts_need_a_valid_iban():
 
 
 def test_accounting_masterdata_carries_its_type_and_truncates_long_descriptions():
-    row = {"type": "GLAccount", "value": "4000", "description": "D" * 300}
+    row = {"type": "GlAccount", "value": "4000", "description": "D" * 300}
     element = accounting_element(row)
     assert schema_for("AccountingMasterDataList").validate(element)
-    assert element.get("type") == "GLAccount" and len(element.findtext("Description")) == 255
+    assert element.get("type") == "GlAccount" and len(element.findtext("Description")) == 255
     assert row["_truncated"] == [("Description", "truncated from 300 to 255 characters")]
 
 

@@ -130,7 +130,7 @@ STREAMS: dict[str, tuple[StreamSpec, Current, tuple[StreamSpec, Legacy] | None]]
     "customers": (CUSTOMERS, lambda c: c.pages("/customers"), (LEGACY_CUSTOMERS, lambda c: c.customer_pages())),
     "invoices": (INVOICES, lambda c: c.pages("/invoices"), (LEGACY_INVOICES, lambda c: c.invoice_pages("all"))),
     "expenses": (EXPENSES, lambda c: c.pages("/v3/expenses"), None),
-    "ledger_accounts": (LEDGER_ACCOUNTS, lambda c: (Page(c.get(f"/v3/ledger_accounts/expenses/{k}")) for k in LEDGER_KINDS), None),
+    "ledger_accounts": (LEDGER_ACCOUNTS, lambda c: (p for k in LEDGER_KINDS for p in c.pages(f"/v3/ledger_accounts/expenses/{k}")), None),
     "organization": (ORGANIZATION, lambda c: iter([Page(c.get("/organizations/me"))]), None),
 }
 

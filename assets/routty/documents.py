@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from dagster_duckdb import DuckDBResource
 from lxml import etree
 
@@ -41,6 +42,8 @@ class MasterdataDocument:
     key_sql: str  # SQL over a model row: the record's key in Routty and in the ledger
     build: Callable[[dict], etree._Element | Reject]
     delete_type: str  # what /masterdata/delete calls this record type
+    # Brings the ledger's keys up to date with the key SQL before the delta is compared (renames).
+    before_delta: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None
 
     @property
     def table(self) -> str:
@@ -93,6 +96,8 @@ def _deletions(conn, doc: MasterdataDocument, tenant_id: str) -> list[str]:
 
 def build_delta(conn, doc: MasterdataDocument, tenant_id: str) -> tuple[XmlBuild, dict]:
     """Write the tenant's delta parts, records.csv and manifest.json; returns the build and the preview."""
+    if doc.before_delta is not None:
+        doc.before_delta(conn, tenant_id)
     folder = doc.folder(tenant_id)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)

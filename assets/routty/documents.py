@@ -7,16 +7,24 @@ whose last upload failed (up to MAX_ATTEMPTS) — compared by a hash of the mode
 ledger `sync.masterdata_records`; records the ledger has but the model lost are listed for deletion.
 So materializing the XML alone previews exactly what a push would do.
 
-Outbox layout per tenant and list: `<ListType>-0001.xml`, ... (parts of at most
-ROUTTY_MAX_UPLOAD_BYTES), `records.csv` (record key, hash, part) and `manifest.json`.
+Outbox layout per tenant and list: every build writes a folder of its own, `builds/<build id>/`,
+with `<ListType>-0001.xml`, ... (parts of at most ROUTTY_MAX_UPLOAD_BYTES), `records.csv` (record
+key, hash, part) and `manifest.json`, and then publishes it by replacing `manifest.json` beside
+`builds/` in one rename. A build never changes once published, so a push that read a manifest
+uploads exactly the parts and marks exactly the records of that build, whatever builds overlap it.
+Builds older than KEEP_BUILDS are removed by later builds.
 """
 
 import csv
+import hashlib
 import json
 import os
 import shutil
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -31,6 +39,7 @@ from resources.warehouse import ensure_schema, write_rejects
 
 MAX_ATTEMPTS = 3  # a record Routty failed is sent again on the next pushes, this many times in all
 SAMPLE = 5
+KEEP_BUILDS = 24 * 3600.0  # seconds: far longer than a push reading an older build can take
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,9 @@ class MasterdataDocument:
 
     def folder(self, tenant_id: str) -> Path:
         return outbox_dir() / tenant_id / self.list_type
+
+    def build_folder(self, tenant_id: str, build_id: str) -> Path:
+        return self.folder(tenant_id) / "builds" / build_id
 
 
 def max_upload_bytes() -> int:
@@ -95,11 +107,12 @@ def _deletions(conn, doc: MasterdataDocument, tenant_id: str) -> list[str]:
 
 
 def build_delta(conn, doc: MasterdataDocument, tenant_id: str) -> tuple[XmlBuild, dict]:
-    """Write the tenant's delta parts, records.csv and manifest.json; returns the build and the preview."""
+    """Write the tenant's delta parts, records.csv and manifest.json into a new build folder and
+    publish it; returns the build and the preview."""
     if doc.before_delta is not None:
         doc.before_delta(conn, tenant_id)
-    folder = doc.folder(tenant_id)
-    shutil.rmtree(folder, ignore_errors=True)
+    build_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
+    folder = doc.build_folder(tenant_id, build_id)
     folder.mkdir(parents=True)
     changes: dict[str, list[str]] = {"new": [], "changed": [], "retry": []}
     counts = dict.fromkeys(changes, 0)
@@ -126,18 +139,44 @@ def build_delta(conn, doc: MasterdataDocument, tenant_id: str) -> tuple[XmlBuild
     deletes = _deletions(conn, doc, tenant_id)
     manifest = {
         "list_type": doc.list_type,
+        "build": build_id,
         "parts": [{"file": p.path.name, "records": p.records, "sha256": p.content_hash} for p in build.parts],
         "deletes": deletes,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    _publish(doc.folder(tenant_id), manifest)
+    _remove_old_builds(doc.folder(tenant_id) / "builds", keep=build_id)
     preview = {**{f"records_{k}": v for k, v in counts.items()}, "records_to_delete": len(deletes),
                "sample": {**{k: v for k, v in changes.items() if v}, **({"delete": deletes[:SAMPLE]} if deletes else {})}}
     return build, preview
 
 
+def _publish(folder: Path, manifest: dict) -> None:
+    """The build becomes the current one in a single rename: a reader sees the old or the new."""
+    temporary = folder / f".manifest-{manifest['build']}.json.tmp"
+    temporary.write_text(json.dumps(manifest, indent=1))
+    os.replace(temporary, folder / "manifest.json")
+
+
+def _remove_old_builds(builds: Path, keep: str) -> None:
+    cutoff = time.time() - KEEP_BUILDS
+    for old in builds.iterdir():
+        if old.name != keep and old.stat().st_mtime < cutoff:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 def read_manifest(doc: MasterdataDocument, tenant_id: str) -> dict | None:
+    """The published build's manifest; its files are in `doc.build_folder(tenant, manifest["build"])`."""
     path = doc.folder(tenant_id) / "manifest.json"
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def read_part(doc: MasterdataDocument, tenant_id: str, manifest: dict, part: dict) -> bytes:
+    """A part's bytes, checked against the manifest: only what the build wrote is ever sent."""
+    xml = (doc.build_folder(tenant_id, manifest["build"]) / part["file"]).read_bytes()
+    if hashlib.sha256(xml).hexdigest() != part["sha256"]:
+        raise ValueError(f"{doc.list_type} build {manifest['build']}: {part['file']} is not the part the build wrote")
+    return xml
 
 
 def _record_rejects(conn, doc: MasterdataDocument, tenant_id: str, build: XmlBuild, truncated: list) -> None:
@@ -181,10 +220,10 @@ def document_assets(
     def xml_valid(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         tenant_id = tenant_of_run(context).id
         manifest = read_manifest(doc, tenant_id) or {"parts": []}
-        folder = doc.folder(tenant_id)
         errors, records = [], 0
         for part in manifest["parts"]:
-            count, part_errors = validate_document(folder / part["file"], doc.list_type)
+            path = doc.build_folder(tenant_id, manifest["build"]) / part["file"]
+            count, part_errors = validate_document(path, doc.list_type)
             records += count
             errors += [f"{part['file']}: {e}" for e in part_errors]
         return dg.AssetCheckResult(passed=not errors, metadata={"records_validated": records, "errors": errors[:5]})

@@ -17,6 +17,9 @@ import duckdb
 from resources.routty import MasterdataStatus
 
 IN_FLIGHT = ("Pending", "Processing")
+# A 'Sending' row younger than this may belong to a push still waiting on its answer: longer than
+# one upload with its bounded retries can take. An older one was left by a push that died.
+SENDING_LEASE_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,29 @@ def record_sent(conn, tenant_id: str, list_type: str, content_hash: str, sent_at
            WHERE tenant_id = ? AND list_type = ? AND content_hash = ? AND sent_at = ?""",
         [status_id, status, tenant_id, list_type, content_hash, sent_at],
     )
+
+
+def sending_now(conn, tenant_id: str, list_type: str, content_hash: str) -> bool:
+    """Another push is sending these very bytes now: sending them too would only duplicate them."""
+    return conn.execute(
+        f"""SELECT count(*) FROM sync.masterdata_uploads WHERE tenant_id = ? AND list_type = ? AND content_hash = ?
+            AND status = 'Sending' AND sent_at > now()::TIMESTAMP - INTERVAL {SENDING_LEASE_SECONDS} SECOND""",
+        [tenant_id, list_type, content_hash]).fetchone()[0] > 0
+
+
+def settle_unconfirmed(conn, tenant_id: str, list_type: str, content_hash: str | None = None) -> None:
+    """'Sending' rows no push will complete: of these bytes once they arrived after all ('Resent'),
+    or, past the lease, of bytes no current build carries ('Abandoned': their records were never
+    marked sent, so the delta still holds them)."""
+    if content_hash is not None:
+        conn.execute("""UPDATE sync.masterdata_uploads SET status = 'Resent' WHERE tenant_id = ? AND list_type = ?
+                        AND content_hash = ? AND status = 'Sending' AND status_id IS NULL""",
+                     [tenant_id, list_type, content_hash])
+        return
+    conn.execute(
+        f"""UPDATE sync.masterdata_uploads SET status = 'Abandoned' WHERE tenant_id = ? AND list_type IN (?, ?)
+            AND status = 'Sending' AND sent_at <= now()::TIMESTAMP - INTERVAL {SENDING_LEASE_SECONDS} SECOND""",
+        [tenant_id, list_type, f"{list_type}:delete"])
 
 
 def in_flight(conn: duckdb.DuckDBPyConnection, tenant_id: str) -> list[Upload]:

@@ -16,7 +16,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.routty import ledger
-from assets.routty.documents import MasterdataDocument, read_manifest
+from assets.routty.documents import MasterdataDocument, read_manifest, read_part
 from resources.routty import RouttyClient, RouttyResource
 from resources.sftp import SftpResource
 from resources.tenants import Tenant, tenant_of_run
@@ -41,20 +41,28 @@ def delete_keys(warehouse: DuckDBResource, client: RouttyClient, tenant_id: str,
 
 
 def send_once(warehouse: DuckDBResource, tenant_id: str, list_type: str, content_hash: str, records: int,
-              send: Callable[[str], str], arrived_status: str = "Pending") -> tuple[str, bool]:
+              send: Callable[[str], str], arrived_status: str = "Pending") -> tuple[str | None, bool]:
     """(upload id, sent now?) for content with this hash: sent at most once (unless it failed),
-    recorded in the ledger before and after."""
+    recorded in the ledger before and after. No upload id when another push is sending the same
+    bytes right now: that push records them.
+
+    Bytes whose arrival was never confirmed (a push died between upload and ledger) are sent again:
+    Routty offers no lookup by correlation id, and a masterdata list is applied by record key, so the
+    same bytes twice leave Routty as once; the earlier attempt is then marked 'Resent'."""
     with warehouse.get_connection() as conn:
         ensure_schema(conn)
         done = ledger.confirmed_upload(conn, tenant_id, list_type, content_hash)
         if done:
             return done.status_id, False
+        if ledger.sending_now(conn, tenant_id, list_type, content_hash):
+            return None, False
         # Stable per content: Routty's logs tie every attempt at this upload to one id.
         correlation_id = f"{tenant_id}:{list_type}:{content_hash[:16]}"
         sent_at = ledger.record_attempt(conn, tenant_id, list_type, content_hash, correlation_id, records)
     status_id = send(correlation_id)
     with warehouse.get_connection() as conn:
         ledger.record_sent(conn, tenant_id, list_type, content_hash, sent_at, status_id, arrived_status)
+        ledger.settle_unconfirmed(conn, tenant_id, list_type, content_hash)
     return status_id, True
 
 
@@ -83,17 +91,20 @@ def masterdata_push_asset(doc: MasterdataDocument, partitions_def: dg.Partitions
     ) -> dg.MaterializeResult:
         tenant = tenant_of_run(context)
         manifest = read_manifest(doc, tenant.id) or {"parts": [], "deletes": []}
-        folder = doc.folder(tenant.id)
         status_ids, uploads, records, deleted = [], 0, 0, 0
         sender, client = None, None
         with ExitStack() as stack:
             if manifest["parts"] or manifest["deletes"]:
                 sender, client = open_sender(stack, tenant, doc, routty, sftp)
+            records_csv = str(doc.build_folder(tenant.id, manifest.get("build", "")) / "records.csv")
             for number, part in enumerate(manifest["parts"], start=1):
-                xml = (folder / part["file"]).read_bytes()
+                xml = read_part(doc, tenant.id, manifest, part)
                 status_id, sent = upload_part(warehouse, sender, tenant.id, doc.list_type, xml, part["records"])
+                if status_id is None:
+                    context.log.info(f"{doc.list_type} {tenant.id}: part {number} is being sent by another run")
+                    continue
                 with warehouse.get_connection() as conn:
-                    records += ledger.record_part_sent(conn, tenant.id, doc.list_type, str(folder / "records.csv"), number, status_id)
+                    records += ledger.record_part_sent(conn, tenant.id, doc.list_type, records_csv, number, status_id)
                 if sent and client:  # the status sensor follows what Routty's API received now
                     status_ids.append(status_id)
                 uploads += sent
@@ -104,10 +115,14 @@ def masterdata_push_asset(doc: MasterdataDocument, partitions_def: dg.Partitions
             for start in range(0, len(deletes), DELETE_BATCH):
                 keys = deletes[start:start + DELETE_BATCH]
                 status_id, sent = delete_keys(warehouse, client, tenant.id, doc, keys)
+                if status_id is None:
+                    continue
                 with warehouse.get_connection() as conn:
                     ledger.record_deleted(conn, tenant.id, doc.list_type, keys, status_id)
                 status_ids += [status_id] if sent else []
                 deleted += len(keys)
+        with warehouse.get_connection() as conn:
+            ledger.settle_unconfirmed(conn, tenant.id, doc.list_type)
         context.log.info(f"{doc.list_type} {tenant.id}: {uploads} upload(s), {records} record(s), {deleted} deletion(s)")
         return dg.MaterializeResult(
             metadata={

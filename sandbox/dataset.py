@@ -378,13 +378,19 @@ def cents(value) -> Decimal:
     return Decimal(value).quantize(CENT, ROUND_HALF_UP)
 
 
-def vat_breakdown(lines) -> dict[Decimal, tuple[Decimal, Decimal]]:
+def vat_breakdown(lines, discount: Decimal = Decimal(0)) -> dict[Decimal, tuple[Decimal, Decimal]]:
     """(net, percent) per line -> {percent: (taxable, tax)}. VAT is rounded to cents once per rate, as
-    EN 16931 totals an invoice; every generated total and the UBL documents use this one rule."""
+    EN 16931 totals an invoice; every generated total and the UBL documents use this one rule. A header
+    discount lowers each rate's taxable amount by its share: pro rata by the rates' nets, rounded to
+    cents, the cents left over on the rate with the largest net (the higher rate on a tie)."""
     bases: dict[Decimal, Decimal] = {}
     for net, pct in lines:
         bases[pct] = bases.get(pct, Decimal(0)) + net
-    return {pct: (base, cents(base * pct / 100)) for pct, base in bases.items()}
+    net, shares = sum(bases.values()), {pct: Decimal(0) for pct in bases}
+    if discount:
+        shares = {pct: cents(discount * base / net) for pct, base in bases.items()}
+        shares[max(bases, key=lambda pct: (abs(bases[pct]), pct))] += discount - sum(shares.values())
+    return {pct: (base - shares[pct], cents((base - shares[pct]) * pct / 100)) for pct, base in bases.items()}
 
 
 def _day(day: int) -> str:
@@ -424,6 +430,12 @@ PRODUCTS = [  # name, item type, lowest and highest purchase price
     ('Monitor 27" 4K', "inventory", 250, 600), ("Reparatie & <spoed>toeslag", "service", 50, 250),
 ]
 TAX_RATES = {"1": Decimal(21), "2": Decimal(9), "3": Decimal(0)}  # Rutter tax_rate_id -> percent
+# How the books state each rate (GET /accounting/tax_rates): (code, name, the figures given). Platforms
+# fill different ones, so each shape is here once: the builder takes effective_tax_rate, else
+# total_tax_rate, else the sum of the components.
+TAX_RATE_SHAPES = {"1": ("BTW-H", "BTW hoog", ("effective_tax_rate", "total_tax_rate", "components")),
+                   "2": ("BTW-L", "BTW laag", ("components",)),
+                   "3": ("BTW-0", "BTW 0% / verlegd", ("total_tax_rate",))}
 QUANTITIES = [Decimal(q) for q in ("1", "1", "2", "3", "5", "10", "12", "24", "0.5", "2.5")]
 DOC_STATUSES = (["open", "partially_paid", "paid", "void", "draft", "submitted"], [5, 1, 8, 0.5, 1, 0.5])
 
@@ -523,11 +535,12 @@ def _as_strings(po: dict) -> dict:
 
 def _document(rng: random.Random, lines: list[dict], currency: str, day: int, created: str, updated) -> dict:
     """The money and status fields bills and AR invoices share. Invariant: total_amount = sub_total
-    - total_discount + tax_amount, sub_total = sum of line totals, tax per rate as vat_breakdown."""
+    - total_discount + tax_amount, sub_total = sum of line totals, tax per rate on the rate's net less
+    its share of the discount, as vat_breakdown."""
     nets = [(Decimal(str(ln["total_amount"])), TAX_RATES[ln["tax_rate_id"]]) for ln in lines]
     sub = sum((n for n, _ in nets), Decimal(0))
-    tax = sum((t for _, t in vat_breakdown(nets).values()), Decimal(0))
-    discount = cents(sub * Decimal("0.02")) if rng.random() < 0.1 else Decimal(0)  # early-payment discount
+    discount = cents(sub * Decimal("0.02")) if rng.random() < 0.1 else Decimal(0)  # a header discount
+    tax = sum((t for _, t in vat_breakdown(nets, discount).values()), Decimal(0))
     total = sub - discount + tax
     status = rng.choices(*DOC_STATUSES)[0]
     due = {"paid": Decimal(0), "void": Decimal(0),
@@ -576,6 +589,21 @@ def _ar_invoice(rng: random.Random, i: int, customer: dict, items: list[dict], i
     return _mess(rng, invoice, ["memo", "account_id"], 0.04)
 
 
+def _tax_rates() -> list[dict]:
+    """A record for every tax rate the lines name, none unusable (a test that wants an unknown rate makes
+    one). No random draws, so every other record stays as it was."""
+    out = []
+    for k, (rid, pct) in enumerate(TAX_RATES.items()):
+        code, name, given = TAX_RATE_SHAPES[rid]
+        rate = float(pct)
+        out.append({"id": rid, "platform_id": rid, "status": "active", "code": code, "name": name,
+                    "effective_tax_rate": rate if "effective_tax_rate" in given else None,
+                    "total_tax_rate": rate if "total_tax_rate" in given else None,
+                    "components": [{"name": name, "rate": rate, "is_compound": False}] if "components" in given else [],
+                    "subsidiaries": [], "created_at": iso_ms(0), "updated_at": iso_ms((k + 1) * DAY_MS)})
+    return out
+
+
 def _rutter_books(rng: random.Random, vendors: list[dict]) -> dict[str, list[dict]]:
     """Every Rutter stream besides vendors, referring to the connection's own records."""
     v = len(vendors)
@@ -596,7 +624,7 @@ def _rutter_books(rng: random.Random, vendors: list[dict]) -> dict[str, list[dic
     invoices = [_ar_invoice(rng, i, rng.choice(customers), sellable, income, receivables) for i in range(max(10, v))]
     pos = [_as_strings(po) if rng.random() < 0.03 else po for po in pos]  # after the bills copied numbers
     return {"purchase_orders": pos, "bills": bills, "invoices": invoices, "customers": customers,
-            "accounts": accounts, "items": items}
+            "accounts": accounts, "items": items, "tax_rates": _tax_rates()}
 
 
 # ---------------------------------------------------------------- Jortt

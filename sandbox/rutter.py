@@ -23,8 +23,10 @@ if TYPE_CHECKING:
     from sandbox.app import SandboxState
 
 STREAMS = {"vendors": "vendor", "purchase_orders": "purchase_order", "bills": "bill", "invoices": "invoice",
-           "customers": "customer", "accounts": "account", "items": "item"}  # list key -> single-object key
-NO_CONNECTION_KEY = {"items"}  # the contract shows the items list without the "connection" object
+           "customers": "customer", "accounts": "account", "items": "item",
+           "tax_rates": "tax_rate"}  # list key -> single-object key
+# The contract shows these lists without the "connection" object.
+NO_CONNECTION_KEY = {"items", "tax_rates"}
 LIST_PARAMS = {"access_token", "cursor", "limit", "updated_at_min", "updated_at_max"}
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 

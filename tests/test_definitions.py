@@ -27,13 +27,14 @@ def test_asset_graph_flows_one_way_through_the_stages():
         assert all(STAGES.index(group[parent]) <= STAGES.index(group[key]) for parent in graph.get(key).parent_keys), key
     assert {k.to_user_string() for k in keys if group[k] == "ingest"} >= {
         f"rutter/{s}" for s in ("vendors", "customers", "purchase_orders", "bills", "invoices", "accounts", "items",
-                                "company_info", "connection_status")
+                                "tax_rates", "company_info", "connection_status")
     } | {f"jortt/{s}" for s in ("customers", "invoices", "expenses", "ledger_accounts", "organization")} | {
         f"b2brouter/{s}" for s in ("received_invoices", "received_invoice_documents", "issued_invoices", "contacts", "accounts")
     }
     parents = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in keys}
     assert parents["routty/party_list_push"] == {"routty/party_list_xml"}
     assert parents["routty/party_list_xml"] == {"model/routty_parties"}
+    assert {"rutter/invoices", "rutter/tax_rates"} <= parents["model/routty_sales_invoices"]  # VAT from the books
     check = next(c for c in graph.asset_check_keys if c.asset_key == dg.AssetKey(["routty", "party_list_xml"]))
     assert graph.get_check_spec(check).blocking
 

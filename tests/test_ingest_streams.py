@@ -27,6 +27,7 @@ STREAMS = [
     ("rutter/invoices", "rutter_invoices", "rutter/invoices", "id"),
     ("rutter/accounts", "rutter_accounts", "rutter/accounts", "id"),
     ("rutter/items", "rutter_items", "rutter/items", "id"),
+    ("rutter/tax_rates", "rutter_tax_rates", "rutter/tax_rates", "id"),
     ("jortt/customers", "jortt_customers", "jortt/customers", None),
     ("jortt/invoices", "jortt_invoices", "jortt/invoices", None),
     ("b2brouter/received_invoices", "b2brouter_received_invoices", "b2brouter/received_invoices", "id"),
@@ -144,6 +145,39 @@ def test_a_changed_record_is_picked_up_by_the_next_incremental_run_alone(tenants
         assert db.execute("SELECT memo FROM staging.rutter_purchase_orders WHERE id = ?", [po["id"]]).fetchone()[0] == "changed"
     queries = [r["query"] for r in sandbox.admin("GET", "stats").json()["requests"] if r["path"].endswith("/purchase_orders")]
     assert len(queries) == 1 and "updated_at_min" in queries[0]
+
+
+def percent(value) -> Decimal | None:
+    """A rate as the staging table keeps it (DECIMAL(9,4))."""
+    return None if value is None else Decimal(str(value)).quantize(Decimal("0.0001"))
+
+
+def test_tax_rates_land_typed_with_their_components_and_a_rerun_reads_only_changes(tenants_env, sandbox, instance):
+    _, first = run(instance, "acme", ["rutter/tax_rates"])
+    rates = truth(sandbox, "rutter/tax_rates", "acme")
+    assert first["rutter/tax_rates"]["rows_new"] == len(rates) and first["rutter/tax_rates"]["rows_rejected"] == 0
+    with duckdb.connect(tenants_env["WAREHOUSE_PATH"], read_only=True) as db:
+        staged_rates = {r[0]: r[1:] for r in db.execute(
+            "SELECT id, effective_tax_rate, total_tax_rate, status FROM staging.rutter_tax_rates WHERE tenant_id = 'acme'").fetchall()}
+        components = db.execute("SELECT tax_rate_id, name, rate, is_compound FROM staging.rutter_tax_rates_components "
+                                "WHERE tenant_id = 'acme' ORDER BY tax_rate_id, line_number").fetchall()
+    assert staged_rates == {r["id"]: (percent(r["effective_tax_rate"]), percent(r["total_tax_rate"]), r["status"])
+                            for r in rates}
+    assert components == [(r["id"], c["name"], percent(c["rate"]), c["is_compound"])
+                          for r in sorted(rates, key=lambda r: r["id"]) for c in r["components"]]
+    changed = rates[0]["id"]
+    sandbox.admin("POST", f"touch/rutter/tax_rates/{changed}", params={"tenant": "acme"},
+                  json={"effective_tax_rate": None, "components": []}).raise_for_status()
+    sandbox.admin("DELETE", "stats")
+
+    _, second = run(instance, "acme", ["rutter/tax_rates"])
+
+    assert (second["rutter/tax_rates"]["requests"], second["rutter/tax_rates"]["rows_updated"]) == (1, 1)
+    query = next(r["query"] for r in sandbox.admin("GET", "stats").json()["requests"] if r["path"].endswith("/tax_rates"))
+    assert "updated_at_min" in query
+    with duckdb.connect(tenants_env["WAREHOUSE_PATH"], read_only=True) as db:
+        assert db.execute("SELECT count(*) FROM staging.rutter_tax_rates_components WHERE tax_rate_id = ?",
+                          [changed]).fetchone()[0] == 0
 
 
 def test_full_refresh_marks_records_that_disappeared(tenants_env, sandbox, instance):

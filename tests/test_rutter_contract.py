@@ -1,5 +1,6 @@
 """Rutter client ⇄ Rutter simulator: pagination, incremental filter, auth and parameter errors."""
 
+from datetime import datetime
 
 import pytest
 
@@ -72,3 +73,18 @@ def test_company_info(sandbox):
     with resource(sandbox).client() as client:
         info = client.get("/accounting/company_info")["company_info"]
     assert info["id"] and (info.get("name") or info.get("legal_name"))
+
+
+def test_tax_rates_page_by_cursor_and_filter_by_updated_at(sandbox):
+    truth = sandbox.admin("GET", "truth/rutter/tax_rates").json()["records"]
+    with resource(sandbox, page_size=2).client() as client:
+        pages = list(client.pages("tax_rates"))
+    assert [r for page in pages for r in page.data["tax_rates"]] == truth
+    assert len(pages) == -(-len(truth) // 2) and "connection" not in pages[0].data  # as the contract shows it
+    assert set(truth[0]) >= {"id", "platform_id", "status", "code", "name", "effective_tax_rate", "total_tax_rate",
+                             "components", "created_at", "updated_at"}
+    changed = sandbox.admin("POST", f"touch/rutter/tax_rates/{truth[-1]['id']}", json={"name": "BTW gewijzigd"}).json()
+    since_ms = int(datetime.fromisoformat(changed["record"]["updated_at"].replace("Z", "+00:00")).timestamp() * 1000)
+    with resource(sandbox).client() as client:
+        got = [r for page in client.pages("tax_rates", updated_at_min_ms=since_ms) for r in page.data["tax_rates"]]
+    assert [(r["id"], r["name"]) for r in got] == [(truth[-1]["id"], "BTW gewijzigd")]

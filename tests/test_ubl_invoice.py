@@ -9,7 +9,8 @@ import pytest
 from lxml import etree
 
 from assets.routty.fields import RecordError
-from assets.routty.ubl_invoice import CREDIT_NOTE, INVOICE, NS, SalesInvoice, UblLine, UblParty, build_ubl, validate_ubl
+from assets.routty.ubl_invoice import (CREDIT_NOTE, INVOICE, NS, SalesInvoice, UblLine, UblParty, build_ubl,
+                                       split_discount, validate_ubl)
 from sandbox.dataset import cents, vat_breakdown
 from sandbox.routty_documents import InputDocument, _verdict
 
@@ -176,11 +177,23 @@ def _line(n: int, **changes) -> tuple[UblLine, ...]:
     ({"lines": _line(2, net_amount=None)}, "lines[2].net_amount", ["line 2", "Handboek"]),
     ({"lines": _line(3, vat_percent=None)}, "lines[3].vat_percent", ["no VAT rate"]),
     ({"lines": _line(1, vat_percent=D("19"))}, "lines[1].vat_percent", ["19%", "0%, 9%, 21%"]),
+    # A Rutter line names a tax rate: one the books' tax rates lack, one without a percentage, none at all.
+    ({"lines": _line(2, vat_percent=None, tax_rate_id="tr-7", tax_rate_listed=False)}, "lines[2].tax_rate_id",
+     ["line 2", "Handboek", "'tr-7'", "not among the books' tax rates"]),
+    ({"lines": _line(2, vat_percent=None, tax_rate_id="tr-7", tax_rate_listed=True)}, "lines[2].tax_rate_id",
+     ["'tr-7'", "no percentage", "effective_tax_rate"]),
+    ({"lines": _line(3, vat_percent=None, tax_rate_id=None, tax_rate_listed=False)}, "lines[3].tax_rate_id",
+     ["line 3", "tax_rate_id is empty"]),
+    ({"lines": _line(1, vat_percent=D("6"), tax_rate_id="tr-6", tax_rate_listed=True)}, "lines[1].tax_rate_id",
+     ["6%", "0%, 9%, 21%"]),
+    ({"total_discount": D("345.00"), "total_incl_vat": None}, "total_discount", ["345.00", "344.99"]),
+    ({"total_discount": D("-1.00"), "total_incl_vat": None}, "total_discount", ["-1.00", "reduces the net"]),
+    ({"total_discount": D("6.90")}, "total_incl_vat", ["discount 6.90", "406.15", "414.44"]),
     ({"lines": _line(1, quantity=D(0))}, "lines[1].quantity", ["quantity 0", "300.00"]),
     ({"total_net": D("345.00")}, "total_net", ["344.99", "345.00"]),
     ({"total_incl_vat": D("414.43")}, "total_incl_vat", ["414.44", "414.43", "69.45"]),
     ({"number": None}, "number", ["no number"]),
-    ({"issue_date": None}, "issue_date", ["no invoice date"]),
+    ({"issue_date": None}, "issue_date", ["no issue date", "VAT period", "created", "none is assumed"]),
     ({"currency": None}, "currency", ["no currency"]),
     ({"iban": "NL91ABNA0417164301"}, "iban", ["checksum"]),
     ({"customer": dataclasses.replace(CUSTOMER, country_code="Nederland")}, "customer.country_code", ["ISO 3166"]),
@@ -238,3 +251,147 @@ def test_every_document_built_passes_routtys_totals_check():
         xml = build_ubl(invoice(lines=tuple(lines), total_net=net, total_incl_vat=incl))
         assert verdict(xml) == ("Success", None, None), xml.decode()
         assert (etree.QName(parse(xml)).localname == "CreditNote") == (incl < 0)
+
+
+# ---------------------------------------------------------------- header discounts (document-level allowances)
+
+def amounts(root: etree._Element, path: str) -> list[D]:
+    return [D(t) for t in texts(root, path)]
+
+
+def assert_en16931_totals(root: etree._Element) -> None:
+    """The business rules on totals, to the cent (EN 16931 / Peppol BIS 3), whatever the document."""
+    kind = etree.QName(root).localname
+    total = root.find("cac:LegalMonetaryTotal", NS)
+    net, excl, incl, payable = (D(text(total, f"cbc:{n}")) for n in (
+        "LineExtensionAmount", "TaxExclusiveAmount", "TaxInclusiveAmount", "PayableAmount"))
+    allowances = amounts(root, "cac:AllowanceCharge/cbc:Amount")
+    allowance_total = D(text(total, "cbc:AllowanceTotalAmount") or 0)
+    assert net == sum(amounts(root, f"cac:{kind}Line/cbc:LineExtensionAmount"), D(0))  # BR-CO-10
+    assert allowance_total == sum(allowances, D(0))  # BR-CO-11
+    assert excl == net - allowance_total  # BR-CO-13
+    tax = D(text(root, "cac:TaxTotal/cbc:TaxAmount"))
+    assert incl == excl + tax and payable == incl  # BR-CO-15, BR-CO-16
+    subtotals = {D(text(s, "cac:TaxCategory/cbc:Percent")): (D(text(s, "cbc:TaxableAmount")), D(text(s, "cbc:TaxAmount")))
+                 for s in root.iterfind("cac:TaxTotal/cac:TaxSubtotal", NS)}
+    assert tax == sum((t for _, t in subtotals.values()), D(0))  # BR-CO-14
+    line_nets: dict[D, D] = {}
+    for line in root.iterfind(f"cac:{kind}Line", NS):
+        pct = D(text(line, "cac:Item/cac:ClassifiedTaxCategory/cbc:Percent"))
+        line_nets[pct] = line_nets.get(pct, D(0)) + D(text(line, "cbc:LineExtensionAmount"))
+    shares = {D(text(a, "cac:TaxCategory/cbc:Percent")): D(text(a, "cbc:Amount"))
+              for a in root.iterfind("cac:AllowanceCharge", NS)}
+    assert len(shares) == len(allowances)  # one allowance per rate
+    for pct, (taxable, rate_tax) in subtotals.items():
+        assert taxable == line_nets[pct] - shares.get(pct, D(0))  # BR-S-08 and its kin per category
+        assert rate_tax == cents(taxable * pct / 100)  # BR-CO-17
+    assert texts(root, "cac:AllowanceCharge/cbc:ChargeIndicator") == ["false"] * len(allowances)
+
+
+def test_a_header_discount_is_an_allowance_per_rate_and_the_totals_add_up_to_the_cent():
+    # 2% of 344.99 = 6.90: 21% gets 6.90 × 319.99 / 344.99 = 6.39999 -> 6.40, 9% 6.90 × 25 / 344.99 = 0.50001 -> 0.50
+    # VAT: 21% of 313.59 = 65.8539 -> 65.85; 9% of 24.50 = 2.205 -> 2.21 (half-up); total 68.06
+    xml = build_ubl(invoice(total_discount=D("6.90"), total_incl_vat=D("406.15")))
+    root = parse(xml)
+    assert [etree.QName(e).localname for e in root][9:15] == [
+        "AccountingCustomerParty", "PaymentMeans", "AllowanceCharge", "AllowanceCharge", "TaxTotal", "LegalMonetaryTotal"]
+    allowance = root.find("cac:AllowanceCharge", NS)
+    assert [etree.QName(e).localname for e in allowance] == [
+        "ChargeIndicator", "AllowanceChargeReasonCode", "AllowanceChargeReason", "Amount", "TaxCategory"]
+    assert [(text(a, "cac:TaxCategory/cbc:Percent"), text(a, "cac:TaxCategory/cbc:ID"), text(a, "cbc:Amount"),
+             text(a, "cbc:AllowanceChargeReasonCode"), text(a, "cbc:AllowanceChargeReason"))
+            for a in root.iterfind("cac:AllowanceCharge", NS)] == [
+        ("9.00", "S", "0.50", "95", "Discount"), ("21.00", "S", "6.40", "95", "Discount")]
+    assert [tuple(text(s, p) for p in ("cac:TaxCategory/cbc:Percent", "cbc:TaxableAmount", "cbc:TaxAmount"))
+            for s in root.iterfind("cac:TaxTotal/cac:TaxSubtotal", NS)] == [
+        ("9.00", "24.50", "2.21"), ("21.00", "313.59", "65.85")]
+    assert [text(root, f"cac:LegalMonetaryTotal/cbc:{n}") for n in (
+        "LineExtensionAmount", "TaxExclusiveAmount", "TaxInclusiveAmount", "AllowanceTotalAmount", "PayableAmount")] == [
+        "344.99", "338.09", "406.15", "6.90", "406.15"]
+    assert texts(root, "cac:InvoiceLine/cbc:LineExtensionAmount") == ["300.00", "25.00", "19.99"]  # lines untouched
+    assert_en16931_totals(root)
+    validate_ubl(xml)
+    assert verdict(xml) == ("Success", None, None)
+    expected = vat_breakdown([(ln.net_amount, ln.vat_percent) for ln in LINES], D("6.90"))  # the sandbox's books
+    assert {p: (b, t) for p, b, t in ((D(text(s, "cac:TaxCategory/cbc:Percent")), D(text(s, "cbc:TaxableAmount")),
+                                       D(text(s, "cbc:TaxAmount"))) for s in root.iterfind("cac:TaxTotal/cac:TaxSubtotal", NS))
+            } == expected
+
+
+def test_a_discount_on_one_rate_is_one_allowance_and_none_means_no_allowance():
+    lines = (UblLine("Advies", D(2), D("50.00"), D("100.00"), D(21)),)
+    root = parse(build_ubl(invoice(lines=lines, total_net=D(100), total_discount=D("2.00"), total_incl_vat=D("118.58"))))
+    assert amounts(root, "cac:AllowanceCharge/cbc:Amount") == [D("2.00")]
+    assert text(root, "cac:TaxTotal/cac:TaxSubtotal/cbc:TaxableAmount") == "98.00"
+    assert_en16931_totals(root)
+    for none in (None, D(0)):
+        root = parse(build_ubl(invoice(total_discount=none)))
+        assert root.find("cac:AllowanceCharge", NS) is None
+        assert root.find("cac:LegalMonetaryTotal/cbc:AllowanceTotalAmount", NS) is None
+
+
+@pytest.mark.parametrize("discount, bases, shares", [
+    ("6.90", {21: "319.99", 9: "25.00"}, {9: "0.50", 21: "6.40"}),
+    ("0.01", {0: "1.00", 9: "1.00", 21: "1.00"}, {21: "0.01"}),  # a cent over equal nets: to the higher rate
+    ("0.05", {9: "1.00", 21: "1.00"}, {9: "0.03", 21: "0.02"}),  # 0.025 each rounds up twice: one cent back
+    ("0.02", {0: "1.00", 9: "1.00", 21: "1.00"}, {0: "0.01", 9: "0.01"}),  # 0.0067 -> 0.01 thrice: 21% gives one back
+    ("1.00", {0: "0.01", 21: "99.99"}, {21: "1.00"}),  # a share that rounds to nothing is no allowance
+    ("10.00", {9: "33.33", 21: "66.67"}, {9: "3.33", 21: "6.67"}),
+    ("3.00", {0: "10.00", 9: "10.00", 21: "10.00"}, {0: "1.00", 9: "1.00", 21: "1.00"}),
+    ("-2.00", {21: "-100.00"}, {21: "-2.00"}),  # a credit's discount, in the credit's sign
+    ("344.99", {21: "319.99", 9: "25.00"}, {9: "25.00", 21: "319.99"}),  # the whole net
+])
+def test_a_discount_splits_pro_rata_with_the_cents_left_over_on_the_largest_net(discount, bases, shares):
+    got = split_discount(D(discount), {D(p): D(b) for p, b in bases.items()})
+    assert got == {D(p): D(v) for p, v in shares.items()}
+    assert sum(got.values(), D(0)) == D(discount)
+
+
+def test_a_discount_over_nets_of_opposite_signs_is_refused_not_guessed():
+    with pytest.raises(RecordError) as caught:
+        split_discount(D("1.00"), {D(9): D("-50.00"), D(21): D("100.00")})
+    assert caught.value.field == "total_discount" and "opposite signs" in caught.value.reason
+
+
+def test_a_discounted_credit_note_carries_its_allowances_positive():
+    original = invoice(total_discount=D("6.90"), total_incl_vat=D("406.15"))
+    xml = build_ubl(credit_of(original, total_discount=D("-6.90"), total_incl_vat=D("-406.15")))
+    root = parse(xml)
+    assert etree.QName(root).localname == "CreditNote"
+    assert [etree.QName(e).localname for e in root][10:14] == [
+        "PaymentMeans", "AllowanceCharge", "AllowanceCharge", "TaxTotal"]
+    assert amounts(root, "cac:AllowanceCharge/cbc:Amount") == [D("0.50"), D("6.40")]
+    assert text(root, "cac:LegalMonetaryTotal/cbc:PayableAmount") == "406.15"
+    assert_en16931_totals(root)
+    assert verdict(xml) == ("Success", None, None)
+
+
+def test_the_xsd_keeps_the_allowance_in_its_ubl_place():
+    root = parse(build_ubl(invoice(total_discount=D("6.90"), total_incl_vat=D("406.15"))))
+    root.find("cac:TaxTotal", NS).addnext(root.find("cac:AllowanceCharge", NS))  # after TaxTotal: out of order
+    with pytest.raises(RecordError) as caught:
+        validate_ubl(etree.tostring(root))
+    assert caught.value.field == "AllowanceCharge" and "not expected" in caught.value.reason
+    root = parse(build_ubl(invoice(total_discount=D("6.90"), total_incl_vat=D("406.15"))))
+    root.find("cac:AllowanceCharge/cbc:ChargeIndicator", NS).text = "no"
+    with pytest.raises(RecordError, match="ChargeIndicator"):
+        validate_ubl(etree.tostring(root))
+
+
+def test_every_discounted_document_built_adds_up_and_passes_routtys_totals_check():
+    rng = random.Random(11)
+    for i in range(200):
+        lines = tuple(UblLine(f"Regel {i}", D(1), price, price, D(rng.choice([21, 9, 0])))
+                      for price in (cents(D(rng.randint(1, 500000)) / 100) for _ in range(rng.randint(1, 5))))
+        nets = [(ln.net_amount, ln.vat_percent) for ln in lines]
+        net = sum((n for n, _ in nets), D(0))
+        discount = cents(net * D(rng.choice(["0.01", "0.02", "0.025", "0.1", "0.333"])))
+        if rng.random() < 0.3:  # a credit: everything negative
+            lines, net, discount = negated(lines), -net, -discount
+            nets = [(-n, p) for n, p in nets]
+        incl = net - discount + sum((t for _, t in vat_breakdown(nets, discount).values()), D(0))
+        xml = build_ubl(invoice(lines=lines, total_net=net, total_discount=discount, total_incl_vat=incl))
+        root = parse(xml)
+        assert_en16931_totals(root)
+        assert D(text(root, "cac:LegalMonetaryTotal/cbc:PayableAmount")) == abs(incl)
+        assert verdict(xml) == ("Success", None, None), xml.decode()

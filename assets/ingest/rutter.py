@@ -18,6 +18,7 @@ from resources.tenants import tenant_of_run
 from resources.warehouse import ChildSpec, Column, StreamSpec
 
 MONEY = "DECIMAL(18,4)"
+RATE = "DECIMAL(9,4)"  # a percentage, e.g. 21 or 8.875
 
 
 def _times() -> tuple[Column, ...]:
@@ -95,7 +96,15 @@ CONNECTION_STATUS = StreamSpec("rutter", "connection_status", "", (
 ), key=Column("id", path="$.connection.id"), cursor_column=None, single=True,
    known_fields=frozenset({"connection", "status"}))
 
-LIST_STREAMS = (VENDORS, CUSTOMERS, PURCHASE_ORDERS, BILLS, INVOICES, ACCOUNTS, ITEMS)
+# The books' tax rates, which lines name by tax_rate_id: the source of a line's VAT percentage.
+TAX_RATES = StreamSpec("rutter", "tax_rates", "tax_rates", (
+    Column("platform_id"), Column("status"), Column("code"), Column("name"),
+    Column("effective_tax_rate", RATE, check=True), Column("total_tax_rate", RATE, check=True), *_times(),
+), children=(ChildSpec("components", "$.components", "tax_rate_id", (
+    Column("name"), Column("rate", RATE, check=True), Column("is_compound", "BOOLEAN", check=True),
+)),), known_fields=frozenset({"subsidiaries"}))
+
+LIST_STREAMS = (VENDORS, CUSTOMERS, PURCHASE_ORDERS, BILLS, INVOICES, ACCOUNTS, ITEMS, TAX_RATES)
 SINGLE_RESOURCES = {COMPANY_INFO: "/accounting/company_info", CONNECTION_STATUS: "/connections/status"}
 
 

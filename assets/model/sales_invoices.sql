@@ -6,8 +6,11 @@
 -- company info), its IBAN from the bank accounts model. The customer is the party sent in masterdata
 -- (NULL when it was not: the document asset rejects such an invoice instead of Routty failing it);
 -- name and address are those printed on the invoice where the source keeps them.
--- Rutter gives lines a tax_rate_id, not a percentage: a rate id's percentage is learned from the
--- tenant's invoices that use that id alone (tax_amount / sub_total, rounded to a whole percent).
+-- Rutter gives lines a tax_rate_id, not a percentage: the percentage is the books' tax rate's
+-- (rutter/tax_rates): effective_tax_rate (what compounding makes of it), else total_tax_rate, else the
+-- sum of its components' rates; a compound tax without effective_tax_rate, a component without a rate
+-- or a rate the list lacks leave it NULL, and the document builder rejects the invoice naming the line.
+-- A Rutter invoice's header discount (total_discount) goes along; Jortt has none.
 WITH company AS (
     SELECT p.*, b.iban
     FROM model.routty_parties p
@@ -22,7 +25,8 @@ customers AS (
 jortt_lines AS (
     SELECT tenant_id, invoice_id,
            list({'description': description, 'quantity': number_of_units, 'unit_price': amount_per_unit,
-                 'net_amount': total_amount_excl_vat, 'vat_percent': vat_percentage} ORDER BY line_number) AS lines
+                 'net_amount': total_amount_excl_vat, 'vat_percent': vat_percentage::DECIMAL(9, 4),
+                 'tax_rate_id': NULL::VARCHAR, 'tax_rate_listed': NULL::BOOLEAN} ORDER BY line_number) AS lines
     FROM staging.jortt_invoices_lines
     GROUP BY ALL
 ),
@@ -37,26 +41,32 @@ jortt AS (
            NULLIF(TRIM(i.customer_address_postal_code), '') AS printed_postal_code,
            NULLIF(TRIM(i.customer_address_city), '') AS printed_city,
            NULLIF(UPPER(TRIM(i.customer_address_country_code)), '') AS printed_country,
-           l.lines
+           l.lines, NULL::DECIMAL(18, 4) AS total_discount
     FROM staging.jortt_invoices i
     LEFT JOIN staging.jortt_invoices c ON c.tenant_id = i.tenant_id AND c.id = i.credited_invoice_id
     LEFT JOIN jortt_lines l ON l.tenant_id = i.tenant_id AND l.invoice_id = i.id
     WHERE i.deleted_at IS NULL
 ),
-rutter_single_rate AS (
-    SELECT i.tenant_id, any_value(l.tax_rate_id) AS tax_rate_id, CAST(round(i.tax_amount / i.sub_total * 100) AS DECIMAL(5, 2)) AS percent
-    FROM staging.rutter_invoices i JOIN staging.rutter_invoices_lines l ON l.tenant_id = i.tenant_id AND l.invoice_id = i.id
-    WHERE i.sub_total <> 0
-    GROUP BY i.tenant_id, i.id, i.tax_amount, i.sub_total
-    HAVING count(DISTINCT l.tax_rate_id) = 1
+rutter_components AS (
+    SELECT tenant_id, tax_rate_id, CASE WHEN count(rate) = count(*) THEN sum(rate) END AS rate,
+           bool_or(COALESCE(is_compound, FALSE)) AS compound
+    FROM staging.rutter_tax_rates_components
+    GROUP BY ALL
 ),
+-- Rates that left the books (deleted_at) still state what the invoices that used them charged.
 rutter_rates AS (
-    SELECT tenant_id, tax_rate_id, mode(percent) AS percent FROM rutter_single_rate GROUP BY ALL
+    SELECT t.tenant_id, t.id AS tax_rate_id,
+           CAST(COALESCE(t.effective_tax_rate,
+                         CASE WHEN NOT COALESCE(c.compound, FALSE) THEN COALESCE(t.total_tax_rate, c.rate) END)
+                AS DECIMAL(9, 4)) AS percent
+    FROM staging.rutter_tax_rates t
+    LEFT JOIN rutter_components c ON c.tenant_id = t.tenant_id AND c.tax_rate_id = t.id
 ),
 rutter_lines AS (
     SELECT l.tenant_id, l.invoice_id,
            list({'description': l.description, 'quantity': l.quantity, 'unit_price': l.unit_amount,
-                 'net_amount': l.total_amount, 'vat_percent': r.percent} ORDER BY l.line_number) AS lines
+                 'net_amount': l.total_amount, 'vat_percent': r.percent, 'tax_rate_id': l.tax_rate_id,
+                 'tax_rate_listed': r.tax_rate_id IS NOT NULL} ORDER BY l.line_number) AS lines
     FROM staging.rutter_invoices_lines l
     LEFT JOIN rutter_rates r ON r.tenant_id = l.tenant_id AND r.tax_rate_id = l.tax_rate_id
     GROUP BY ALL
@@ -64,7 +74,7 @@ rutter_lines AS (
 rutter AS (
     SELECT i.tenant_id, 'rutter', i.id, i.document_number, i.status, i.issue_date, i.due_date, i.currency_code,
            NULL, NULL, NULL, NULLIF(TRIM(i.memo), ''), i.sub_total, i.total_amount, i.customer_id,
-           NULL, NULL, NULL, NULL, NULL, l.lines
+           NULL, NULL, NULL, NULL, NULL, l.lines, i.total_discount
     FROM staging.rutter_invoices i
     LEFT JOIN rutter_lines l ON l.tenant_id = i.tenant_id AND l.invoice_id = i.id
     WHERE i.deleted_at IS NULL
@@ -79,7 +89,7 @@ SELECT i.tenant_id, i.source_system, i.source_id, i.number, i.status, i.issue_da
        co.number AS supplier_number, co.name1 AS supplier_name, co.address1 AS supplier_street,
        co.postal_code AS supplier_postal_code, co.city AS supplier_city, co.country_code AS supplier_country,
        co.vat_number AS supplier_vat, co.coc_number AS supplier_coc, co.iban,
-       COALESCE(i.lines, []) AS lines
+       COALESCE(i.lines, []) AS lines, i.total_discount
 FROM (SELECT * FROM jortt UNION ALL SELECT * FROM rutter) i
 LEFT JOIN customers cu ON cu.tenant_id = i.tenant_id AND cu.number = i.customer_id
     AND cu.source = CASE i.source_system WHEN 'jortt' THEN 'jortt.customers' ELSE 'rutter.customers' END

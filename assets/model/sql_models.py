@@ -49,7 +49,7 @@ MODELS = (
              description="GL accounts, VAT codes, currencies and payment terms, one row per (type, value)."),
     SqlModel("routty_articles", "articles.sql", (rutter.ITEMS,), description="Items as Routty articles."),
     SqlModel("routty_sales_invoices", "sales_invoices.sql",
-             (jortt.INVOICES, rutter.INVOICES), ("routty_parties", "routty_bank_accounts"),
+             (jortt.INVOICES, rutter.INVOICES, rutter.TAX_RATES), ("routty_parties", "routty_bank_accounts"),
              description="Sales invoices (Jortt, Rutter AR) with customer, own company and lines, as UBL needs them."),
 )
 

@@ -79,11 +79,11 @@ def sales_invoice(row: dict) -> SalesInvoice:
         source_id=row["source_id"], number=row["number"], issue_date=row["issue_date"], due_date=row["due_date"],
         currency=row["currency"], supplier=_party(row, "supplier", "supplier_number"),
         customer=_party(row, "customer", "customer_number") if row["customer_number"] else None,
-        lines=tuple(UblLine(ln["description"], ln["quantity"], ln["unit_price"], ln["net_amount"], ln["vat_percent"])
-                    for ln in row["lines"]),
+        lines=tuple(UblLine(ln["description"], ln["quantity"], ln["unit_price"], ln["net_amount"], ln["vat_percent"],
+                            ln.get("tax_rate_id"), ln.get("tax_rate_listed")) for ln in row["lines"]),
         iban=row["iban"], total_net=row["total_net"], total_incl_vat=row["total_incl_vat"],
         credited_number=row["credited_number"], credited_issue_date=row["credited_issue_date"],
-        buyer_reference=row["buyer_reference"], note=row["note"],
+        buyer_reference=row["buyer_reference"], note=row["note"], total_discount=row.get("total_discount"),
     )
 
 

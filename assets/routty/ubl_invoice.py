@@ -7,6 +7,16 @@ before it leaves, with a RecordError naming the field to fix in the source:
 - Every amount derives from the lines' net amounts, which rule (rounded to cents): VAT is computed per
   rate on the rate's summed net and rounded half-up to cents once, as EN 16931 totals an invoice (and
   sandbox.dataset.vat_breakdown); the source's own totals must agree to the cent.
+- A header discount (Rutter's total_discount) is a document-level allowance per VAT rate (EN 16931
+  BG-20: each allowance has one VAT category). Rutter does not say which rate it belongs to, so it is
+  split pro rata over the rates' nets, each share rounded half-up to cents and the cents left over
+  added to the rate with the largest net; each rate's VAT is then computed on its net less its share
+  (BR-S-08, BR-CO-17), and TaxExclusiveAmount = LineExtensionAmount - AllowanceTotalAmount (BR-CO-13).
+- No issue date, no document: the date of issue is a legal particular of an invoice (VAT Directive
+  art. 226) that fixes its VAT period, and a record's creation date need not be it (an invoice drafted
+  on one day is issued on another), so none is assumed.
+- A line's VAT percentage comes from the source (Jortt: on the line; Rutter: the line's tax rate in the
+  books' tax rates); a rate that is missing or has no percentage is refused, never guessed.
 - A negative total makes a CreditNote, its amounts turned positive as UBL expects; so does a reference
   to a credited invoice. A price is never negative: a line's quantity carries its sign.
 - PriceAmount is the source's unit price when quantity × price gives the net to the cent, else the net
@@ -36,6 +46,7 @@ KINDS = {f"{{{INVOICE}}}Invoice": "Invoice", f"{{{CREDIT_NOTE}}}CreditNote": "Cr
 BIS3 = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
 PEPPOL_PROFILE = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
 SEPA_CREDIT_TRANSFER, MEANS_NOT_DEFINED = "58", "1"  # UNCL 4461
+DISCOUNT_REASON_CODE = "95"  # UNCL 5189: discount
 # UNCL 5305 tax category per Dutch VAT rate: standard (21 and the reduced 9) or zero-rated.
 NL_VAT: Mapping[Decimal, str] = MappingProxyType({Decimal(21): "S", Decimal(9): "S", Decimal(0): "Z"})
 CENT, PRICE_SCALE = Decimal("0.01"), Decimal("0.0001")
@@ -63,6 +74,10 @@ class UblLine:
     unit_price: Decimal | None
     net_amount: Decimal | None
     vat_percent: Decimal | None
+    # Where the source names a tax rate rather than a percentage (Rutter): its id and whether the books'
+    # tax rates list it (None: the source gives the percentage itself).
+    tax_rate_id: str | None = None
+    tax_rate_listed: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,7 @@ class SalesInvoice:
     credited_issue_date: date | None = None
     buyer_reference: str | None = None
     note: str | None = None
+    total_discount: Decimal | None = None  # a header discount before VAT (Rutter total_discount)
 
 
 def build_ubl(invoice: SalesInvoice, vat_rates: Mapping[Decimal, str] = NL_VAT) -> bytes:
@@ -91,15 +107,18 @@ def build_ubl(invoice: SalesInvoice, vat_rates: Mapping[Decimal, str] = NL_VAT) 
     if not invoice.lines:
         raise RecordError("lines", "the invoice has no lines: Routty needs at least one")
     nets = [_line_net(n, line, vat_rates) for n, line in enumerate(invoice.lines, 1)]
-    breakdown = _vat_breakdown(zip(nets, (line.vat_percent for line in invoice.lines)))
-    net, tax = sum(nets, Decimal(0)), sum((t for _, t in breakdown.values()), Decimal(0))
-    _check_totals(invoice, net, tax)
+    net, discount = sum(nets, Decimal(0)), _cents(invoice.total_discount or Decimal(0))
+    shares, breakdown = _vat_breakdown(zip(nets, (line.vat_percent for line in invoice.lines)), discount)
+    tax = sum((t for _, t in breakdown.values()), Decimal(0))
+    _check_totals(invoice, net, discount, tax)
     # A negative total goes out as a CreditNote with its amounts turned positive (unary minus: no -0.00).
-    turn = operator.neg if net + tax < 0 else operator.pos
+    turn = operator.neg if net - discount + tax < 0 else operator.pos
     credit = turn is operator.neg or invoice.credited_number is not None
     root = _document(invoice, customer, credit)
+    for pct, share in shares.items():
+        _allowance(root, invoice.currency, turn(share), vat_rates[pct], pct)
     _tax_total(root, invoice.currency, {pct: (turn(base), turn(t)) for pct, (base, t) in breakdown.items()}, vat_rates)
-    _monetary_total(root, invoice.currency, turn(net), turn(tax))
+    _monetary_total(root, invoice.currency, turn(net), turn(discount) if discount else None, turn(tax))
     for n, (line, amount) in enumerate(zip(invoice.lines, nets), 1):
         _write_line(root, n, line, turn(amount), vat_rates[line.vat_percent], invoice.currency, credit)
     xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
@@ -136,11 +155,20 @@ def _cents(value: Decimal) -> Decimal:
 
 # ---------------------------------------------------------------- checks
 
+HEADER_MISSING = MappingProxyType({
+    "number": "the invoice has no number (a draft is numbered when it is sent): Routty needs it to register "
+              "the document",
+    "issue_date": "the invoice has no issue date in the books: it is a legal particular of an invoice and fixes "
+                  "its VAT period, and the date the record was created need not be the date it was issued, so "
+                  "none is assumed; set the invoice date at the source",
+    "currency": "the invoice has no currency: Routty needs it to register the document",
+})
+
+
 def _check_header(invoice: SalesInvoice) -> None:
-    for field, what in (("number", "number (a draft is numbered when it is sent)"), ("issue_date", "invoice date"),
-                        ("currency", "currency")):
+    for field, reason in HEADER_MISSING.items():
         if getattr(invoice, field) in (None, ""):
-            raise RecordError(field, f"the invoice has no {what}: Routty needs it to register the document")
+            raise RecordError(field, reason)
     if invoice.iban and not iban_is_valid(invoice.iban):
         raise RecordError("iban", f"{invoice.iban!r} fails the IBAN checksum (ISO 13616 mod 97): correct the "
                                   f"company's bank account")
@@ -165,29 +193,73 @@ def _line_net(n: int, line: UblLine, vat_rates: Mapping[Decimal, str]) -> Decima
         raise RecordError(f"lines[{n}].quantity", f"{where} has quantity 0 but a net amount of {line.net_amount}: "
                                                   f"correct one of them")
     if line.vat_percent is None:
-        raise RecordError(f"lines[{n}].vat_percent", f"{where} has no VAT rate")
+        raise RecordError(*_unknown_rate(n, line, where))
     if line.vat_percent not in vat_rates:
         known = ", ".join(f"{p}%" for p in sorted(vat_rates))
-        raise RecordError(f"lines[{n}].vat_percent", f"{where}: VAT rate {line.vat_percent}% is none of the known "
-                                                     f"rates ({known}); correct the line or add the rate's category")
+        raise RecordError(_rate_field(n, line), f"{where}: VAT rate {line.vat_percent}% is none of the known "
+                                                f"rates ({known}); correct the line or add the rate's category")
     return _cents(line.net_amount)
 
 
-def _vat_breakdown(lines: Iterable[tuple[Decimal, Decimal]]) -> dict[Decimal, tuple[Decimal, Decimal]]:
-    """(net, percent) per line -> {percent: (taxable, tax)}, the tax rounded once on the rate's summed net."""
+def _rate_field(n: int, line: UblLine) -> str:
+    return f"lines[{n}].{'vat_percent' if line.tax_rate_listed is None else 'tax_rate_id'}"
+
+
+def _unknown_rate(n: int, line: UblLine, where: str) -> tuple[str, str]:
+    """(field, reason) for a line whose VAT percentage the source does not give."""
+    if line.tax_rate_listed is None:
+        return _rate_field(n, line), f"{where} has no VAT rate"
+    if not line.tax_rate_id:
+        return _rate_field(n, line), f"{where} has no tax rate (tax_rate_id is empty): set one in the books"
+    if not line.tax_rate_listed:
+        return _rate_field(n, line), (f"{where}: tax rate {line.tax_rate_id!r} is not among the books' tax rates "
+                                      f"(rutter/tax_rates): ingest them, or correct the line")
+    return _rate_field(n, line), (f"{where}: tax rate {line.tax_rate_id!r} has no percentage (no effective_tax_rate, "
+                                  f"total_tax_rate or component rates; a compound tax needs effective_tax_rate)")
+
+
+def _vat_breakdown(lines: Iterable[tuple[Decimal, Decimal]], discount: Decimal) -> tuple[
+        dict[Decimal, Decimal], dict[Decimal, tuple[Decimal, Decimal]]]:
+    """(net, percent) per line and the header discount -> ({percent: share of the discount},
+    {percent: (taxable, tax)}): the taxable amount is the rate's summed net less its share, its tax
+    rounded once."""
     bases: dict[Decimal, Decimal] = {}
     for net, percent in lines:
         bases[percent] = bases.get(percent, Decimal(0)) + net
-    return {pct: (base, _cents(base * pct / 100)) for pct, base in sorted(bases.items())}
+    bases = dict(sorted(bases.items()))
+    shares = split_discount(discount, bases)
+    taxable = {pct: base - shares.get(pct, 0) for pct, base in bases.items()}
+    return shares, {pct: (amount, _cents(amount * pct / 100)) for pct, amount in taxable.items()}
 
 
-def _check_totals(invoice: SalesInvoice, net: Decimal, tax: Decimal) -> None:
+def split_discount(discount: Decimal, bases: Mapping[Decimal, Decimal]) -> dict[Decimal, Decimal]:
+    """A header discount in cents -> {percent: share}: pro rata by the rates' nets, each share rounded
+    half-up to cents, the cents left over on the rate with the largest net (the higher rate on a tie),
+    so the shares add up to the discount exactly. No discount: no shares."""
+    if not discount:
+        return {}
+    net = sum(bases.values(), Decimal(0))
+    if net == 0 or (discount < 0) != (net < 0) or abs(discount) > abs(net):
+        raise RecordError("total_discount", f"a discount of {discount} on lines that add up to {net} net: a "
+                                            f"discount reduces the net, so correct the discount or the lines")
+    shares = {pct: _cents(discount * base / net) for pct, base in bases.items()}
+    largest = max(bases, key=lambda pct: (abs(bases[pct]), pct))
+    shares[largest] += discount - sum(shares.values(), Decimal(0))
+    if any(share and (share < 0) != (discount < 0) for share in shares.values()):
+        raise RecordError("total_discount", f"the discount of {discount} cannot be split pro rata over VAT rates "
+                                            f"whose nets have opposite signs: book it per line in the source")
+    return {pct: share for pct, share in shares.items() if share}
+
+
+def _check_totals(invoice: SalesInvoice, net: Decimal, discount: Decimal, tax: Decimal) -> None:
     if invoice.total_net is not None and _cents(invoice.total_net) != net:
         raise RecordError("total_net", f"the lines add up to {net} net, but the invoice's net total is "
                                        f"{invoice.total_net}: correct the lines or the total in the source")
-    if invoice.total_incl_vat is not None and _cents(invoice.total_incl_vat) != net + tax:
-        raise RecordError("total_incl_vat", f"net {net} + VAT {tax} (per rate, rounded half-up to cents) is "
-                                            f"{net + tax}, but the invoice's total incl. VAT is "
+    payable = net - discount + tax
+    if invoice.total_incl_vat is not None and _cents(invoice.total_incl_vat) != payable:
+        less = f" - discount {discount}" if discount else ""
+        raise RecordError("total_incl_vat", f"net {net}{less} + VAT {tax} (per rate, rounded half-up to cents) is "
+                                            f"{payable}, but the invoice's total incl. VAT is "
                                             f"{invoice.total_incl_vat}: correct the VAT or the total in the source")
 
 
@@ -298,6 +370,16 @@ def _tax_category(parent: etree._Element, tag: str, category: str, percent: Deci
     _el(_el(element, "cac:TaxScheme"), "cbc:ID", "VAT")
 
 
+def _allowance(root: etree._Element, currency: str, amount: Decimal, category: str, percent: Decimal) -> None:
+    """One rate's share of the header discount (UNCL 5189 code 95: discount)."""
+    allowance = _el(root, "cac:AllowanceCharge")
+    _el(allowance, "cbc:ChargeIndicator", "false")
+    _el(allowance, "cbc:AllowanceChargeReasonCode", DISCOUNT_REASON_CODE)
+    _el(allowance, "cbc:AllowanceChargeReason", "Discount")
+    _amount(allowance, "cbc:Amount", amount, currency)
+    _tax_category(allowance, "cac:TaxCategory", category, percent)
+
+
 def _tax_total(root: etree._Element, currency: str, breakdown: dict[Decimal, tuple[Decimal, Decimal]],
                vat_rates: Mapping[Decimal, str]) -> None:
     total = _el(root, "cac:TaxTotal")
@@ -309,11 +391,15 @@ def _tax_total(root: etree._Element, currency: str, breakdown: dict[Decimal, tup
         _tax_category(subtotal, "cac:TaxCategory", vat_rates[percent], percent)
 
 
-def _monetary_total(root: etree._Element, currency: str, net: Decimal, tax: Decimal) -> None:
+def _monetary_total(root: etree._Element, currency: str, net: Decimal, discount: Decimal | None, tax: Decimal) -> None:
+    """BR-CO-13: TaxExclusiveAmount = LineExtensionAmount - AllowanceTotalAmount; BR-CO-15: + VAT."""
     total = _el(root, "cac:LegalMonetaryTotal")
-    for tag, value in (("cbc:LineExtensionAmount", net), ("cbc:TaxExclusiveAmount", net),
-                       ("cbc:TaxInclusiveAmount", net + tax), ("cbc:PayableAmount", net + tax)):
-        _amount(total, tag, value, currency)
+    excl = net - (discount or 0)
+    for tag, value in (("cbc:LineExtensionAmount", net), ("cbc:TaxExclusiveAmount", excl),
+                       ("cbc:TaxInclusiveAmount", excl + tax), ("cbc:AllowanceTotalAmount", discount),
+                       ("cbc:PayableAmount", excl + tax)):
+        if value is not None:
+            _amount(total, tag, value, currency)
 
 
 def _write_line(root: etree._Element, n: int, line: UblLine, net: Decimal, category: str, currency: str,

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from sandbox import credentials as cred
-from sandbox.dataset import IBAN_LENGTHS, build_dataset, iban_is_valid, unix_ms
+from sandbox.dataset import IBAN_LENGTHS, TAX_RATES, build_dataset, iban_is_valid, unix_ms
 from tests.sandbox import SIZE
 
 
@@ -108,6 +108,30 @@ def test_rutter_single_objects(client):
     assert status["is_ready"] is True
     second = rutter(client, access_token=cred.RUTTER_ACCESS_TOKEN_2, limit=500).json()["vendors"]
     assert not {v["id"] for v in second} & {v["id"] for v in walk_vendors(client, limit=500)}
+
+
+def test_rutter_tax_rates_state_every_rate_the_books_use(client):
+    """Every tax_rate_id on an invoice, bill or PO line has a tax rate with a usable percentage, in each
+    of the shapes platforms send: the dataset itself has no unknown rate (tests make those)."""
+    dataset = build_dataset(SIZE, 42)
+    for name, tenant in dataset.tenants.items():
+        books = tenant.rutter.collections
+        used = {ln["tax_rate_id"] for stream in ("invoices", "bills", "purchase_orders")
+                for record in books[stream] for ln in record["line_items"]}
+        rates = {r["id"]: r for r in books["tax_rates"]}
+        assert used <= set(rates) and used, name
+        for rid, rate in rates.items():
+            given = [rate["effective_tax_rate"], rate["total_tax_rate"],
+                     sum(c["rate"] for c in rate["components"]) if rate["components"] else None]
+            assert next(v for v in given if v is not None) == float(TAX_RATES[rid]), rid
+    shapes = {tuple(k for k in ("effective_tax_rate", "total_tax_rate") if r[k] is not None) + (bool(r["components"]),)
+              for r in dataset.tenants["acme"].rutter.collections["tax_rates"]}
+    assert shapes == {("effective_tax_rate", "total_tax_rate", True), (True,), ("total_tax_rate", False)}
+    page = rutter(client, "/accounting/tax_rates", limit=2).json()
+    assert "connection" not in page and len(page["tax_rates"]) == 2 and page["next_cursor"]
+    first = page["tax_rates"][0]
+    assert rutter(client, f"/accounting/tax_rates/{first['id']}").json() == {"tax_rate": first}
+    assert rutter(client, "/accounting/tax_rates", sort="name").status_code == 400
 
 
 # ---------------------------------------------------------------- Routty

@@ -20,7 +20,7 @@ from assets.routty.masterdata_push import masterdata_push_asset
 from assets.routty.masterdata_status import masterdata_status_assets
 from orchestration.jobs import document_status_job, exports_job, masterdata_status_job, push_job, sync_job
 from orchestration.resources import build_resources
-from orchestration.schedules import push_schedule, sync_schedule
+from orchestration.schedules import exports_schedule, push_schedule, sync_schedule
 from orchestration.sensors import document_status_sensor, exports_sensor, masterdata_status_sensor
 from resources.tenants import tenant_partitions
 
@@ -41,7 +41,7 @@ def build_definitions() -> dg.Definitions:
         ],
         asset_checks=[*(check for _, check in documents), status_accepted, documents_accepted],
         jobs=[sync_job, push_job, masterdata_status_job, document_status_job, exports_job],
-        schedules=[sync_schedule, push_schedule],
+        schedules=[sync_schedule, push_schedule, exports_schedule],
         sensors=[masterdata_status_sensor, document_status_sensor, exports_sensor],
         resources=build_resources(),
         # One process per run: the client-side rate limits (token buckets) then hold across all of a

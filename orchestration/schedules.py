@@ -1,14 +1,16 @@
 """Schedules, one run per tenant each, so one company's failure never holds up another's:
 - the sync (ingest everything, then push), on ROUTTY_SYNC_CRON;
 - the masterdata push alone, on ROUTTY_PUSH_CRON, for deployments that push more (or less) often
-  than they ingest. Each deployment sets its crons; the push sends only the delta, so overlapping
-  schedules never send a record twice."""
+  than they ingest;
+- the exports job, on ROUTTY_EXPORTS_CRON, so no export waits forever on a run that failed.
+Each deployment sets its crons; the push sends only the delta, so overlapping schedules never send a
+record twice, and overlapping export runs never book an export twice (claims)."""
 
 import os
 
 import dagster as dg
 
-from orchestration.jobs import push_job, sync_job
+from orchestration.jobs import exports_job, push_job, sync_job
 from resources.tenants import all_tenants, tenant_partitions
 
 
@@ -28,3 +30,6 @@ def per_tenant_schedule(name: str, job, cron_env: str, default_cron: str) -> dg.
 
 sync_schedule = per_tenant_schedule("routty_sync_schedule", sync_job, "ROUTTY_SYNC_CRON", "0 * * * *")
 push_schedule = per_tenant_schedule("routty_masterdata_push_schedule", push_job, "ROUTTY_PUSH_CRON", "30 * * * *")
+# The safety net under the exports sensor: pickup of everything waiting and booking of everything not
+# finished, per tenant, whatever became of the runs the sensor requested.
+exports_schedule = per_tenant_schedule("routty_exports_schedule", exports_job, "ROUTTY_EXPORTS_CRON", "45 * * * *")

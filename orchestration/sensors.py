@@ -13,6 +13,7 @@ flight in its cursor, asks Routty about a bounded number of them per tick, and r
 
 import hashlib
 import json
+import os
 import time
 from contextlib import ExitStack
 
@@ -169,7 +170,17 @@ def document_status_sensor(context: dg.SensorEvaluationContext, routty: RouttyRe
 # ---------------------------------------------------------------- exports waiting for pickup
 
 EXPORT_PICKUP_OP = "routty__export_pickup"
-SEEN_PER_TENANT = 5000  # document ids remembered per tenant, so one export never starts two runs
+
+
+def exports_retry_minutes() -> float:
+    """How long an export may wait in Routty after its run was requested before it is requested again."""
+    return float(os.getenv("ROUTTY_EXPORTS_RETRY_MINUTES", "30"))
+
+
+def _due(requested: dict[str, float], waiting: list[str], now: float, retry_after: float) -> list[str]:
+    """The waiting exports never requested, or requested longer ago than `retry_after` seconds (their
+    run failed, or could not download, acknowledge or book them): nothing waits forever."""
+    return sorted(d for d in waiting if now - requested.get(d, float("-inf")) >= retry_after)
 
 
 @dg.sensor(
@@ -177,31 +188,37 @@ SEEN_PER_TENANT = 5000  # document ids remembered per tenant, so one export neve
     job=exports_job,
     minimum_interval_seconds=60,  # Routty asks for at most one poll a minute
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Starts a pickup-and-booking run per tenant for exports newly waiting in Routty's output API.",
+    description="Starts a pickup-and-booking run per tenant for exports waiting in Routty's output API: new "
+                "ones, and again those still waiting ROUTTY_EXPORTS_RETRY_MINUTES after their run was requested.",
 )
 def exports_sensor(context: dg.SensorEvaluationContext, routty: RouttyResource) -> dg.SensorResult | dg.SkipReason:
-    """One list request per tenant. A document starts one run, ever: the cursor remembers the ids it
-    requested (an export a run could not finish is taken again by the next run of the job, which
-    picks up everything waiting)."""
-    seen: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
+    """One list request per tenant. The cursor keeps, per tenant, when each export still waiting was
+    last requested; an export that leaves the list (acknowledged) leaves the cursor."""
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    now, retry_after = time.time(), exports_retry_minutes() * 60
     requests, partitioned = [], tenant_partitions() is not None
     for tenant in all_tenants():
+        # A cursor of the earlier shape (a list of ids) counts as requested long ago.
+        requested = cursor.get(tenant.id) or {}
+        requested = requested if isinstance(requested, dict) else dict.fromkeys(requested, 0.0)
         try:
             with routty.client(tenant, EXPORT_OUTPUT_KEY) as client:
                 waiting = [item["documentId"] for item in client.output_documents()]
         except RemoteError as error:  # one tenant's trouble must not stop the others' pickup
             context.log.warning(f"exports of tenant {tenant.id} not listed: {error}")
             continue
-        new = sorted(set(waiting) - set(seen.get(tenant.id, [])))
-        if not new:
+        due = _due(requested, waiting, now, retry_after)
+        cursor[tenant.id] = {d: (now if d in due else requested[d]) for d in waiting}
+        if not due:
             continue
-        seen[tenant.id] = (seen.get(tenant.id, []) + new)[-SEEN_PER_TENANT:]
+        again = sum(d in requested for d in due)
+        digest = hashlib.sha256(f"{now} {' '.join(due)}".encode()).hexdigest()[:16]  # a request again is a new run
         requests.append(dg.RunRequest(
-            run_key=f"exports-{tenant.id}-{hashlib.sha256(' '.join(new).encode()).hexdigest()[:16]}",
+            run_key=f"exports-{tenant.id}-{digest}",
             partition_key=tenant.id if partitioned else None,
-            run_config={"ops": {EXPORT_PICKUP_OP: {"config": {"document_ids": new}}}},
-            tags={"routty/exports": str(len(new))},
+            run_config={"ops": {EXPORT_PICKUP_OP: {"config": {"document_ids": due}}}},
+            tags={"routty/exports": str(len(due)), "routty/exports_again": str(again)},
         ))
     if not requests:
-        return dg.SkipReason("no new export waiting")
-    return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen))
+        return dg.SensorResult(skip_reason="no export newly waiting or waiting too long", cursor=json.dumps(cursor))
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))

@@ -29,12 +29,20 @@ class RutterNotReady(RemoteError):
     """PRODUCT_NOT_READY: the connection's initial sync is still running. Skip it this run."""
 
 
+# Rutter stores the first accepted request's result per Idempotency-Key, errors too, and answers it
+# again (header Idempotent-Replayed): such an error is this code, whatever the stored one was.
+REPLAYED = "IDEMPOTENT_REPLAYED"
+
+
 def describe_rutter_error(response: httpx.Response) -> tuple[str | None, str]:
     try:
         body = response.json()
-        return body.get("error_code"), body.get("error_message") or body.get("error_type") or ""
+        code, message = body.get("error_code"), body.get("error_message") or body.get("error_type") or ""
     except (ValueError, AttributeError):
-        return None, response.text[:200]
+        code, message = None, response.text[:200]
+    if response.headers.get("idempotent-replayed", "").lower() == "true":
+        return REPLAYED, f"{message} (the stored result of this Idempotency-Key, code {code})"
+    return code, message
 
 
 class RutterClient:
@@ -62,12 +70,30 @@ class RutterClient:
         """One non-list resource (company_info, connection status)."""
         return self._get(path, {}).json()
 
-    def create_bill(self, bill: dict, idempotency_key: str) -> dict:
-        """Create a bill in the books. Rutter keeps the key: the same key with the same body answers
-        the same bill, so this request may be retried after a timeout or a crash without a second bill."""
-        response = self.http.request("POST", "/accounting/bills", json={"bill": bill}, idempotent=True,
-                                     headers={"Idempotency-Key": idempotency_key})
+    def create_bill(self, bill_json: str, idempotency_key: str) -> dict:
+        """Create a bill in the books from its JSON text, sent as it is (byte for byte on every resend).
+        Rutter keeps the key: the same key with the same body answers the same bill, so this request
+        may be retried after a timeout or a crash without a second bill."""
+        response = self.http.request("POST", "/accounting/bills", content=f'{{"bill":{bill_json}}}'.encode(),
+                                     idempotent=True, headers={"Idempotency-Key": idempotency_key,
+                                                               "content-type": "application/json"})
         return response.json()["bill"]
+
+    def find_bill(self, vendor_id: str, document_number: str | None, memo: str | None,
+                  updated_at_min_ms: int | None) -> dict | None:
+        """The bill of this vendor with this document number (or, without one, this memo) changed since
+        then (None: ever). Rutter's bills list has no such filter (2024-08-31 refuses unknown
+        parameters): the time window keeps the walk short. A page without its list is an error, never
+        "no such bill": that answer lets a new bill be made."""
+        for page in self.pages("bills", updated_at_min_ms=updated_at_min_ms):
+            bills = page.data.get("bills") if isinstance(page.data, dict) else None
+            if not isinstance(bills, list):
+                raise RemoteError(self.http.system, None, "GET /accounting/bills: a page without its bills list")
+            for bill in bills:
+                if bill.get("vendor_id") == vendor_id and (
+                        bill.get("document_number") == document_number if document_number else bill.get("memo") == memo):
+                    return bill
+        return None
 
     def _get(self, path: str, params: dict) -> httpx.Response:
         try:

@@ -24,8 +24,8 @@ or party Number; any other buyer: the default tenant), as Routty would after pro
   VatCode is the Rutter tax_rate_id of the line's VAT percent.
 With a tenant's first export come three more, each once: an invoice of one of the tenant's purchase
 orders with one price above the order (a PriceDifference exception), a malformed one (well-formed but
-not XSD-valid: comma decimals and a day-first date; Guid and DocumentSetId intact, so feedback can name
-it) and an invoice from a supplier the books do not know (Routty knows it only by its VAT number).
+not XSD-valid: comma decimals, one of them a coding line's amount, so it cannot be booked, and a
+day-first date; Guid and DocumentSetId intact, so feedback can name it) and an invoice from a supplier the books do not know (Routty knows it only by its VAT number).
 Admin fallback, for a sandbox where nothing was uploaded yet (POST /_sandbox/routty/exports/generate):
 the tenant's B2Brouter received invoices whose supplier is one of its Rutter vendors, read from the
 same UBL B2Brouter serves, plus the three above. An invoice is exported once per tenant whichever way
@@ -514,10 +514,13 @@ def render(draft: Draft, books: Books) -> bytes:
 
 
 def _malformed(xml: bytes) -> bytes:
-    """Well-formed, not XSD-valid: a comma decimal and a day-first date, as hand-edited exports have."""
+    """Well-formed, not XSD-valid: comma decimals (one in a coding line's amount, so it cannot be
+    booked) and a day-first date, as hand-edited exports have."""
     root = etree.fromstring(xml)
-    gross = root.find("PurchaseInvoice/PurchaseInvoiceHeader/TotalGrossAmount")
-    gross.text = gross.text.replace(".", ",")
+    for path in ("PurchaseInvoice/PurchaseInvoiceHeader/TotalGrossAmount",
+                 "PurchaseInvoice/PurchaseInvoiceCodingLines/PurchaseInvoiceCodingLine/DebitAmount"):
+        amount = root.find(path)
+        amount.text = amount.text.replace(".", ",")
     day = root.find("PurchaseInvoice/PurchaseInvoiceHeader/DocumentDate")
     day.text = date.fromisoformat(day.text).strftime("%d-%m-%Y")
     return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
@@ -658,6 +661,24 @@ def _specials(state: SandboxState, tenant: Tenant) -> list[Export]:
     made = [_export(state, tenant, sources[kind], kind, key, f"capture:{kind}", sources[kind].date)
             for kind, key in SPECIALS if sources[kind] is not None]
     return [e for e in made if e is not None]
+
+
+def add(state: SandboxState, tenant: Tenant, xml: bytes, correlation_id: str) -> Export:
+    """Queue an export exactly as given (admin: POST /_sandbox/routty/exports/add), for what the
+    generator never writes: minimal exports, odd values. Ids as the generator derives them."""
+    try:
+        root = etree.fromstring(xml, _parser())
+    except etree.XMLSyntaxError:  # queued all the same: what it is for is exports that are not fine
+        root = etree.Element("RouttyExportDocument")
+    guid = root.findtext("MetaData/Guid") or ""
+    set_id = root.findtext("MetaData/DocumentSetId") or ""
+    key = f"added:{hashlib.sha256(xml).hexdigest()}"
+    export = Export(str(uuid.uuid5(uuid.NAMESPACE_URL, f"output:{tenant.name}:{key}")), tenant.name, "added",
+                    correlation_id, guid.strip(), int(set_id) if set_id.strip().isdigit() else -1,
+                    "PurchaseInvoice", root.findtext("PurchaseInvoice/PurchaseInvoiceHeader/Supplier/Number") or "",
+                    xml, _now_iso())
+    state.routty_exports.exports[export.document_id] = export
+    return export
 
 
 def sync(state: SandboxState) -> None:

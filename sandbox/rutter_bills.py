@@ -7,10 +7,13 @@ numbers; every error names the field (`bill.line_items[0].account_id: ...`). The
 connection's bills with an `updated_at` after every other Rutter record, so an incremental read sees it.
 
 Idempotency as Rutter documents it: the first accepted request with an `Idempotency-Key` is saved with
-its response; the same key with the same body (compared as JSON) gets that response again (header
-`Idempotent-Replayed: true`) and creates nothing; the same key with another body is a 409. A request
-that fails validation was not accepted, so its key stays free. Keys are scoped to the connection;
-without a key every request creates a bill.
+its response, success or error; the same key with the same body (compared as JSON) gets that response
+again (header `Idempotent-Replayed: true`) and creates nothing; the same key with another body is a 409.
+A request that fails validation was not accepted, so its key stays free. Keys are scoped to the
+connection; without a key every request creates a bill. Amounts are read as exact decimals (never
+floats), and each created bill's line amounts are kept as received for the admin API.
+Fault (POST /_sandbox/rutter/bills {"fail_accepted": n}): the next n accepted requests fail with a
+500 after acceptance, create nothing, and that 500 is what their key answers from then on.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class Keyed:
 
     body: str  # canonical JSON
     response: dict
+    status: int = 200  # an accepted request that failed keeps its error: replayed like a success
     replays: int = 0
     conflicts: int = 0
 
@@ -53,12 +57,21 @@ class Keyed:
 @dataclass
 class BillLedger:
     keys: dict[tuple[str, str], Keyed] = field(default_factory=dict)  # (connection id, key)
-    created: list[dict] = field(default_factory=list)  # connection, bill_id, idempotency_key, created_at
+    created: list[dict] = field(default_factory=list)  # connection, bill_id, idempotency_key, created_at, line_amounts
+    fail_accepted: int = 0  # the next n accepted requests fail after acceptance (see the module docstring)
+
+    def settings(self, data: dict) -> dict:
+        value = data.get("fail_accepted", self.fail_accepted)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError("fail_accepted must be a non-negative integer")
+        self.fail_accepted = value
+        return {"fail_accepted": self.fail_accepted}
 
     def snapshot(self, connection_id: str) -> dict:
         mine = [c for c in self.created if c["connection"] == connection_id]
         by_key = {key: {"bills": sum(c["idempotency_key"] == key for c in mine), "replays": k.replays,
-                        "conflicts": k.conflicts, "bill_id": k.response["bill"]["id"]}
+                        "conflicts": k.conflicts, "bill_id": (k.response.get("bill") or {}).get("id"),
+                        **({"failed": k.status} if k.status != 200 else {})}
                   for (conn, key), k in self.keys.items() if conn == connection_id}
         return {"created": mine, "by_key": by_key,
                 "without_key": sum(c["idempotency_key"] is None for c in mine)}
@@ -85,7 +98,7 @@ def _number(data: dict, name: str, path: str) -> Decimal | None:
     value = data.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         raise _invalid(f"{path}.{name}", f"must be a number, got {value!r}")
     return Decimal(str(value))
 
@@ -178,11 +191,11 @@ def routes(state: SandboxState) -> list[Route]:
                 raise RutterError(409, "CONNECTION_ERROR", "PRODUCT_NOT_READY",
                                   "The initial sync of this connection has not completed yet.")
             try:
-                body = json.loads(await request.body())
+                body = json.loads(await request.body(), parse_float=Decimal)
             except ValueError:
                 raise RutterError(400, "INVALID_REQUEST", "INVALID_JSON", "The body is not JSON.") from None
             key = request.headers.get("idempotency-key") or None
-            canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+            canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
             saved = state.rutter_bills.keys.get((conn.id, key)) if key else None
             if saved is not None and saved.body != canonical:
                 saved.conflicts += 1
@@ -190,14 +203,21 @@ def routes(state: SandboxState) -> list[Route]:
                                   f"Idempotency-Key {key!r} was used before with a different request body.")
             if saved is not None:
                 saved.replays += 1
-                return JSONResponse(saved.response, headers={"Idempotent-Replayed": "true"})
+                return JSONResponse(saved.response, status_code=saved.status, headers={"Idempotent-Replayed": "true"})
             bill = _bill(conn, body)
+            if state.rutter_bills.fail_accepted:  # accepted, then failed: the key keeps the failure
+                state.rutter_bills.fail_accepted -= 1
+                failure = RutterError(500, "SERVER_ERROR", "INTERNAL_ERROR", "The bill could not be created.")
+                if key:
+                    state.rutter_bills.keys[(conn.id, key)] = Keyed(canonical, failure.body, failure.status)
+                raise failure
             book(conn, bill)
             response = {"connection": conn.info(), "bill": copy.deepcopy(bill)}
             if key:
                 state.rutter_bills.keys[(conn.id, key)] = Keyed(canonical, response)
             state.rutter_bills.created.append({"connection": conn.id, "bill_id": bill["id"], "idempotency_key": key,
-                                               "created_at": bill["created_at"]})
+                                               "created_at": bill["created_at"],
+                                               "line_amounts": [str(ln.get("total_amount")) for ln in body["bill"]["line_items"]]})
             return JSONResponse(response)
         except RutterError as e:
             return JSONResponse(e.body, status_code=e.status)

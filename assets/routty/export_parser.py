@@ -1,14 +1,20 @@
 """RouttyExportDocument (seeds/routty-xml-formats.txt, "Export from Routty") → rows in DuckDB.
 
-Validated against xsd/RouttyExportDocument.xsd first: an export that is not well-formed or not valid
-is refused whole (ExportInvalid, with the reason), never half landed. Every section gets its own
-table `staging.routty_export_<section>`, one row per element, keyed by tenant, documentId and
-position (the Guid is in routty_export_metadata); a field becomes a column of the same name (nested fields joined with `_`, e.g.
-BankAccount_IBAN), as text: the XSD has already checked each value's type, and the booking reads
-the few it needs with a cast. New fields in a later export add columns instead of failing.
+Routty is the authority on its own exports and the seed's tables mark no field Required, so an export
+is refused (ExportInvalid, quarantined) only when booking it is impossible: not well-formed XML, not a
+RouttyExportDocument, no Guid/DocumentSetId/DocumentType, no supplier identification, no amounts (or
+an amount that is not a number), a coding line naming an invoice line the export lacks. Everything else
+lands; what xsd/RouttyExportDocument.xsd finds (an order, a length, a pattern) and missing optional
+information become warnings. Every section gets its own table `staging.routty_export_<section>`, one
+row per element, keyed by tenant, documentId and position (the Guid is in routty_export_metadata); a
+field becomes a column of the same name (nested fields joined with `_`, e.g. BankAccount_IBAN), as
+text: the booking reads the few it needs and checks them itself. New fields in a later export add
+columns instead of failing.
 """
 
+import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cache
 
 import duckdb
@@ -35,6 +41,14 @@ MATCHED = (
     ("matched_receipts", "matched_receipt_lines", "PurchaseInvoice/MatchedGoodsReceipts/GoodsReceipt",
      "GoodsReceiptHeader", "GoodsReceiptLines/GoodsReceiptLine"),
 )
+# The booking's amounts: a coding line needs a debit or credit; an unreadable one makes booking impossible.
+CODING_AMOUNTS = ("DebitAmount", "CreditAmount", "VatAmount")
+HEADER_TOTALS = ("TotalNetAmount", "TotalVatAmount", "TotalGrossAmount")
+# Optional header fields whose absence a person should hear about (the booking copes: see export_booking).
+RECOMMENDED = {"DocumentDate": "invoice date", "DocumentReference": "invoice number", "DueDate": "due date",
+               "Currency": "currency"}
+MAX_SCHEMA_WARNINGS = 20
+XS_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")  # xs:decimal: no exponent, no grouping, "." only
 TABLES = ("metadata", "headers", "parties", "registration_numbers", "bank_accounts", *SECTIONS,
           *(t for m in MATCHED for t in m[:2]))
 
@@ -53,6 +67,7 @@ class ParsedExport:
     document_set_id: str
     document_type: str
     tables: dict[str, list[dict]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def one(self, table: str) -> dict:
         return self.tables[table][0] if self.tables.get(table) else {}
@@ -78,17 +93,65 @@ def _identity(xml: bytes) -> tuple[str | None, str | None]:
     return (root.findtext("MetaData/Guid") or "").strip() or None, (root.findtext("MetaData/DocumentSetId") or "").strip() or None
 
 
+def as_decimal(text: str | None) -> Decimal | None:
+    """An xs:decimal as written in the export, exactly; None when absent or not a decimal."""
+    text = (text or "").strip()
+    return Decimal(text) if XS_DECIMAL.fullmatch(text) else None
+
+
+def _text(element, path: str) -> str | None:
+    if element is None:
+        return None
+    return (element.findtext(path) or "").strip() or None
+
+
+def _unbookable(root) -> str | None:
+    """Why booking this export is impossible, or None. The only reasons an export is refused."""
+    if root.tag != "RouttyExportDocument":
+        return f"not a RouttyExportDocument (root element <{root.tag}>)"
+    missing = [name for name in ("Guid", "DocumentSetId", "DocumentType") if not _text(root, f"MetaData/{name}")]
+    if missing:
+        return f"MetaData has no {', '.join(missing)}"
+    supplier = root.find(f"{HEADER}/Supplier")
+    if not (_text(supplier, "Number") or _text(supplier, "RegistrationNumbers/RegistrationNumber/Number")):
+        return "no supplier identification (Supplier Number or registration number)"
+    coding = root.findall(SECTIONS["coding_lines"])
+    if not coding and not any(_text(root, f"{HEADER}/{name}") for name in HEADER_TOTALS):
+        return "no amounts (no coding lines and no totals)"
+    invoice_lines = {_text(line, "Id") for line in root.iterfind(SECTIONS["lines"])}
+    for n, line in enumerate(coding, 1):
+        amounts = {name: _text(line, name) for name in CODING_AMOUNTS}
+        unreadable = [f"{name} {value!r}" for name, value in amounts.items() if value and as_decimal(value) is None]
+        if unreadable:
+            return f"coding line {n}: {', '.join(unreadable)} is not a decimal number"
+        if not (amounts["DebitAmount"] or amounts["CreditAmount"]):
+            return f"coding line {n} has no amount (DebitAmount or CreditAmount)"
+        invoice_line = _text(line, "PurchaseInvoiceLinesId")
+        if invoice_line and invoice_line not in invoice_lines:
+            return f"coding line {n} names invoice line {invoice_line}, which the export does not have"
+    return None
+
+
+def _warnings(root) -> list[str]:
+    """What the XSD finds, and the optional information that is missing: shown, never refused."""
+    schema = _schema()
+    found = [] if schema.validate(root) else [f"line {e.line}: {e.message}" for e in schema.error_log]
+    if len(found) > MAX_SCHEMA_WARNINGS:
+        found = found[:MAX_SCHEMA_WARNINGS] + [f"... and {len(found) - MAX_SCHEMA_WARNINGS} more schema findings"]
+    return found + [f"no {name} ({what}) in the header" for name, what in RECOMMENDED.items()
+                    if not _text(root, f"{HEADER}/{name}")]
+
+
 def parse_export(xml: bytes) -> ParsedExport:
     try:
         root = etree.fromstring(xml, _parser())
     except etree.XMLSyntaxError as error:
         raise ExportInvalid(f"not well-formed XML: {error}", *_identity(xml)) from None
-    schema = _schema()
-    if not schema.validate(root):
-        problems = "; ".join(f"line {e.line}: {e.message}" for e in list(schema.error_log)[:3])
-        raise ExportInvalid(f"not a valid RouttyExportDocument: {problems}", *_identity(xml))
+    problem = _unbookable(root)
+    if problem:
+        raise ExportInvalid(problem, *_identity(xml))
     meta = _leaves(root.find("MetaData"))
-    parsed = ParsedExport(meta["Guid"], meta["DocumentSetId"], meta.get("DocumentType") or "")
+    parsed = ParsedExport(meta["Guid"], meta["DocumentSetId"], meta["DocumentType"], warnings=_warnings(root))
     tables = parsed.tables
     tables["metadata"] = [meta]
     header = root.find(HEADER)
@@ -107,7 +170,7 @@ def parse_export(xml: bytes) -> ParsedExport:
     for header_table, line_table, path, header_path, line_path in MATCHED:
         tables[header_table], tables[line_table] = [], []
         for document in root.iterfind(path):
-            head = _leaves(document.find(header_path))
+            head = _leaves(document.find(header_path)) if document.find(header_path) is not None else {}
             tables[header_table].append(head)
             tables[line_table].extend({"DocumentReference_": head.get("DocumentReference"), **_leaves(line)}
                                       for line in document.iterfind(line_path))

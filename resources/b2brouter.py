@@ -2,7 +2,7 @@
 
 Contract (shared/api-contracts.md §3): `X-B2B-API-Key` and a pinned `X-B2B-API-Version`, offset
 paging (`offset`, `limit` ≤ 500) with the total under `meta.total_count` or `meta.total` (docs and
-SDK disagree: accept both), `updated_at` = invoices updated after it. Every error names the
+SDK disagree: accept both; paging ends at the total, never at a short page), `updated_at` = invoices updated after it. Every error names the
 `X-B2B-API-Request-Id` B2Brouter's support asks for.
 """
 
@@ -15,7 +15,7 @@ import dagster as dg
 import httpx
 
 from resources.http import ApiClient, RemoteError, RetryPolicy, describe_generic_error
-from resources.pages import Page
+from resources.pages import Page, records_of
 from resources.tenants import Tenant
 
 PRODUCTION_URL = "https://api.b2brouter.net"
@@ -33,17 +33,22 @@ class B2BrouterClient:
         self.http, self.account_id, self.page_size, self.max_pages = http, account_id, page_size, max_pages
 
     def pages(self, path: str, records_key: str, params: dict | None = None) -> Iterator[Page]:
-        """Offset paging until the total is reached or a short page arrives."""
+        """Offset paging until the API says it was the last page: the total is reached, or, without a
+        total, an empty page. A short page is no such sign (the server may cap a page below `limit`):
+        stopping there once read 100 invoices of 1,000, and a full read then marked the rest deleted."""
         offset = 0
         for _ in range(self.max_pages):
             parsed = self.http.get_json(path, params={**(params or {}), "offset": offset, "limit": self.page_size})
-            count = len(parsed.get(records_key) or [])
+            count = len(records_of(parsed, records_key, self.http.system, f"{path} at offset {offset}"))
             yield Page(parsed)
             meta = parsed.get("meta") or {}
             total = meta.get("total_count", meta.get("total"))
             offset += count
-            if count < self.page_size or (total is not None and offset >= int(total)):
+            if (offset >= int(total)) if total is not None else count == 0:
                 return
+            if count == 0:  # offset would not move: asking again would loop, stopping would lose rows
+                raise RemoteError(self.http.system, None, f"{path}: empty page at offset {offset} "
+                                                          f"though the total says {total}")
         raise RemoteError(self.http.system, None, f"{path} still had pages after max_pages={self.max_pages}")
 
     def invoice_pages(self, invoice_type: str, **filters) -> Iterator[Page]:

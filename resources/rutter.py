@@ -52,7 +52,8 @@ class RutterClient:
     def pages(
         self, stream: str, *, updated_at_min_ms: int | None = None, updated_at_max_ms: int | None = None
     ) -> Iterator[Page]:
-        """Every page of `/accounting/{stream}`, newest first, until `next_cursor` is empty."""
+        """Every page of `/accounting/{stream}`, newest first, until `next_cursor` is empty: the only
+        sign of the last page (a short page is none; a page without its list fails in the spool)."""
         params: dict[str, str | int] = {"limit": self.page_size}
         if updated_at_min_ms is not None:
             params["updated_at_min"] = updated_at_min_ms

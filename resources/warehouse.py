@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -22,6 +23,12 @@ from dagster_duckdb import DuckDBResource
 
 DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
 SCHEMA_SQL = Path(__file__).with_name("warehouse.sql").read_text()  # read once: applied on many connections
+# The time now as a UTC TIMESTAMP. `now()::TIMESTAMP` would be the wall clock of the connection's
+# TimeZone setting (the process's TZ by default), so two machines would disagree.
+NOW_UTC = "(now() AT TIME ZONE 'UTC')"
+# An offset or zone after the time of day ("...10:00:00Z", "+02:00", "-0500", " Europe/Amsterdam").
+# Without one a time is UTC: DuckDB's TIMESTAMPTZ cast would read it in the connection's TimeZone.
+HAS_OFFSET = r"[0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)? *([zZ]|[+-][0-9]{2}(:?[0-9]{2})?|[A-Za-z][A-Za-z_/+-]*) *$"
 
 
 def connection_config() -> dict:
@@ -66,8 +73,10 @@ class Column:
         return f"({self.sql})" if self.sql else f"(record->>'{self.path or '$.' + self.name}')"
 
     def typed_sql(self) -> str:
-        if self.sql_type == "TIMESTAMP":  # honour offsets, store UTC
-            return f"(TRY_CAST({self.raw_sql()} AS TIMESTAMPTZ) AT TIME ZONE 'UTC')"
+        if self.sql_type == "TIMESTAMP":  # honour offsets, store UTC; no offset = UTC, whatever the session's TimeZone
+            raw = self.raw_sql()
+            return (f"(CASE WHEN regexp_matches({raw}, '{HAS_OFFSET}') "
+                    f"THEN TRY_CAST({raw} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' ELSE TRY_CAST({raw} AS TIMESTAMP) END)")
         if self.sql_type == "JSON" or self.sql_type.endswith("[]"):  # structured: keep it, don't stringify
             source = self.sql or f"json_extract(record, '{self.path or '$.' + self.name}')"
             return f"TRY_CAST({source} AS {self.sql_type})"
@@ -148,6 +157,16 @@ class LandResult:
     duplicate_keys: int
     unexpected_fields: list[str]
     missing_fields: list[str]
+    future_dated: int = 0  # records whose cursor field is later than the landing's clock
+    future_dated_keys: list[str] = field(default_factory=list)  # the first few of them
+    deletions_held: int = 0  # rows a full read would have marked deleted, held by the mass-deletion guard
+    live_rows: int = 0  # the tenant's rows not marked deleted, which deletions_held is a share of
+
+
+def cursor_text(moment: datetime) -> str:
+    """A moment as cursors are written (UTC, milliseconds), so cursors compare as text."""
+    utc = moment.astimezone(timezone.utc)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
 
 
 def read_cursor(conn: duckdb.DuckDBPyConnection, tenant_id: str, stream: str) -> str | None:
@@ -184,6 +203,8 @@ def land_spool(
     chunks: list[Path],
     track_cursor: bool = True,
     complete: bool = False,
+    read_started: datetime | None = None,
+    max_delete_share: float = 1.0,
 ) -> LandResult:
     """Upsert every record of the spooled chunks, then move the cursor.
 
@@ -193,7 +214,9 @@ def land_spool(
     chunk (it changed while pages were read) counts only if it is newer.
     `track_cursor=False` for a backfill of a past period: it must not move the cursor.
     `complete` = the chunks hold the whole stream (a full read): records missing from them are
-    marked `deleted_at` in staging (and revived if they come back).
+    marked `deleted_at` in staging (and revived if they come back), unless they are more than
+    `max_delete_share` of the live rows (a read cut short looks like that): then none is marked.
+    `read_started`: the cursor never passes it, so one record dated in the future cannot freeze it.
     """
     ensure_schema(conn)
     ensure_stream_tables(conn, spec)
@@ -209,17 +232,20 @@ def land_spool(
                 totals.rejected += _write_rejects(conn, spec, tenant_id)
                 totals.add_upsert(*_upsert_good_rows(conn, spec, tenant_id))
             _remember(conn, spec)
+        future, future_keys = _future_dated(conn, spec)
         with _transaction(conn):
-            disappeared = _mark_disappeared(conn, spec, tenant_id) if complete else 0
-            # A rejected record must be read again once fixed at the source, so rejects hold the cursor.
-            hold = not track_cursor or totals.rejected > 0
-            cursor_after = cursor_before if hold else _advance_cursor(conn, spec, tenant_id, cursor_before)
+            disappeared, held, live = _mark_disappeared(conn, spec, tenant_id, max_delete_share) if complete else (0, 0, 0)
+            # A rejected record must be read again once fixed at the source, so rejects hold the cursor;
+            # so does a read the deletion guard doubts: it may have stopped short.
+            hold = not track_cursor or totals.rejected > 0 or held > 0
+            cap = cursor_text(read_started) if read_started else None
+            cursor_after = cursor_before if hold else _advance_cursor(conn, spec, tenant_id, cursor_before, cap)
     finally:
         conn.execute("DROP TABLE IF EXISTS temp.incoming; DROP TABLE IF EXISTS temp.changed; DROP TABLE IF EXISTS temp.seen")
     return LandResult(
         totals.good + totals.rejected + totals.duplicates, totals.new, totals.changed - totals.new,
         totals.good - totals.changed, totals.rejected, disappeared, cursor_before, cursor_after,
-        totals.duplicates, sorted(totals.unexpected), sorted(totals.missing or ()),
+        totals.duplicates, sorted(totals.unexpected), sorted(totals.missing or ()), future, future_keys, held, live,
     )
 
 
@@ -309,9 +335,9 @@ def _schema_drift(conn: duckdb.DuckDBPyConnection, spec: StreamSpec) -> tuple[li
 
 def _write_rejects(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str) -> int:
     conn.execute(
-        """INSERT OR REPLACE INTO sync.rejects
+        f"""INSERT OR REPLACE INTO sync.rejects
            SELECT ?, 'ingest', ?, COALESCE(_pk, 'md5:' || record_hash),
-                  split_part(_problem, '|', 1), split_part(_problem, '|', 2), record::VARCHAR, now()::TIMESTAMP
+                  split_part(_problem, '|', 1), split_part(_problem, '|', 2), record::VARCHAR, {NOW_UTC}
            FROM incoming WHERE _problem IS NOT NULL""",
         [tenant_id, spec.name],
     )
@@ -334,12 +360,12 @@ def _upsert_good_rows(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_
     )
     columns = ", ".join(c.name for c in spec.columns)
     conn.execute(
-        f"INSERT OR REPLACE INTO {spec.raw_table} SELECT ?, _pk, record, record_hash, now()::TIMESTAMP FROM changed",
+        f"INSERT OR REPLACE INTO {spec.raw_table} SELECT ?, _pk, record, record_hash, {NOW_UTC} FROM changed",
         [tenant_id],
     )
     conn.execute(
         f"""INSERT OR REPLACE INTO {spec.staging_table} (tenant_id, {key}, {columns}, loaded_at, deleted_at)
-            SELECT ?, _pk, {columns}, now()::TIMESTAMP, NULL FROM changed""",
+            SELECT ?, _pk, {columns}, {NOW_UTC}, NULL FROM changed""",
         [tenant_id],
     )
     for child in spec.children:
@@ -364,23 +390,45 @@ def _replace_children(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, child: 
     )
 
 
-def _mark_disappeared(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str) -> int:
-    key = spec.key.name
-    return conn.execute(
-        f"""UPDATE {spec.staging_table} SET deleted_at = now()::TIMESTAMP
-            WHERE tenant_id = ? AND deleted_at IS NULL AND {key} NOT IN (SELECT _pk FROM seen)""",
-        [tenant_id],
-    ).fetchone()[0]
+def _mark_disappeared(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str,
+                      max_share: float) -> tuple[int, int, int]:
+    """(rows marked deleted, rows held back by the guard, live rows)."""
+    gone = f"tenant_id = ? AND deleted_at IS NULL AND {spec.key.name} NOT IN (SELECT _pk FROM seen)"
+    live, missing = conn.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {gone}) FROM {spec.staging_table} WHERE tenant_id = ? AND deleted_at IS NULL",
+        [tenant_id, tenant_id],
+    ).fetchone()
+    if missing > max_share * live:
+        return 0, missing, live
+    conn.execute(f"UPDATE {spec.staging_table} SET deleted_at = {NOW_UTC} WHERE {gone}", [tenant_id])
+    return missing, 0, live
 
 
-def _advance_cursor(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str, cursor_before: str | None) -> str | None:
+def _future_dated(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, sample: int = 5) -> tuple[int, list[str]]:
+    """(records dated later than now, the first few keys): a source clock or a typo, to report."""
+    if not spec.cursor_column:
+        return 0, []
+    count, keys = conn.execute(
+        f"SELECT count(DISTINCT _pk), list_sort(list(DISTINCT _pk))[1:{sample}] FROM seen WHERE _cursor > ?",
+        [cursor_text(datetime.now(timezone.utc))],
+    ).fetchone()
+    return count, keys or []
+
+
+def _advance_cursor(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str, cursor_before: str | None,
+                    cap: str | None) -> str | None:
+    """The newest change read that is not later than `cap` (when the read started): a record dated in
+    the future would otherwise put the cursor past every change still to come. Such a record is read
+    again by every incremental read (and reported each time) until its date has passed."""
     if not spec.cursor_column:
         return cursor_before
-    newest = conn.execute("SELECT max(_cursor) FROM seen").fetchone()[0]
-    cursor_after = max(filter(None, [cursor_before, newest]), default=None)
+    newest = conn.execute("SELECT max(_cursor) FROM seen WHERE _cursor <= ?", [cap or "9999"]).fetchone()[0]
+    # A cursor already past the cap (a future-dated record set it before the cap existed) is no position.
+    before = cursor_before if cursor_before and (cap is None or cursor_before <= cap) else None
+    cursor_after = max(filter(None, [before, newest]), default=None) or (cursor_before and cap)
     if cursor_after != cursor_before:
         conn.execute(
-            "INSERT OR REPLACE INTO sync.cursors VALUES (?, ?, ?, now()::TIMESTAMP)",
+            f"INSERT OR REPLACE INTO sync.cursors VALUES (?, ?, ?, {NOW_UTC})",
             [tenant_id, spec.name, cursor_after],
         )
     return cursor_after
@@ -389,4 +437,4 @@ def _advance_cursor(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id
 def write_rejects(conn: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, str, str, str, str, str]]) -> None:
     """Rejects found outside ingest: (tenant_id, stage, source, record_key, field, reason, raw)."""
     if rows:
-        conn.executemany("INSERT OR REPLACE INTO sync.rejects VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)", rows)
+        conn.executemany(f"INSERT OR REPLACE INTO sync.rejects VALUES (?, ?, ?, ?, ?, ?, ?, {NOW_UTC})", rows)

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from sandbox.dataset import Dataset, Tenant, unix_ms
 from sandbox.documents import pdf, ubl_invoice
+from sandbox.faults import Faults
 
 if TYPE_CHECKING:
     from sandbox.app import SandboxState
@@ -56,10 +57,13 @@ def _moment_ms(raw: str, name: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _paged(request: Request, key: str, rows: list[dict]) -> dict:
+def _paged(request: Request, key: str, rows: list[dict], faults: Faults) -> dict:
+    """One page, with the ingest faults of list pages (short pages, no records key, skewed times)."""
     offset = _int(request, "offset", 0, 0, 10**9)
     limit = _int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    return {key: rows[offset: offset + limit], "meta": {"total_count": len(rows), "offset": offset, "limit": limit}}
+    served = faults.skew("b2brouter", rows[offset: offset + faults.page_limit("b2brouter", limit)])
+    page = {key: served, "meta": {"total_count": len(rows), "offset": offset, "limit": limit}}
+    return faults.drop_records_key("b2brouter", page, key)
 
 
 def _sorted(invoices: list[dict]) -> list[dict]:
@@ -137,13 +141,14 @@ def routes(state: SandboxState) -> list[Route]:
 
     @endpoint
     def accounts(request: Request, tenant: Tenant) -> dict:
-        return _paged(request, "accounts", [tenant.b2b_account])
+        return _paged(request, "accounts", [tenant.b2b_account], state.faults)
 
     @endpoint
     def contacts(request: Request, tenant: Tenant) -> dict:
         check_account(request, tenant)
-        page = _paged(request, "contacts", tenant.b2b["contacts"])
-        page["contacts"] = state.faults.malform("b2brouter", page["contacts"])
+        page = _paged(request, "contacts", tenant.b2b["contacts"], state.faults)
+        if "contacts" in page:
+            page["contacts"] = state.faults.malform("b2brouter", page["contacts"])
         return page
 
     @endpoint
@@ -161,8 +166,9 @@ def routes(state: SandboxState) -> list[Route]:
             rows = [i for i in rows if i["date"] >= q["date_from"][:10]]
         if "date_to" in q:
             rows = [i for i in rows if i["date"] <= q["date_to"][:10]]
-        page = _paged(request, "invoices", _sorted(rows))
-        page["invoices"] = state.faults.malform("b2brouter", page["invoices"], "date")
+        page = _paged(request, "invoices", _sorted(rows), state.faults)
+        if "invoices" in page:
+            page["invoices"] = state.faults.malform("b2brouter", page["invoices"], "date")
         return page
 
     @endpoint
@@ -173,7 +179,7 @@ def routes(state: SandboxState) -> list[Route]:
     def document(request: Request, tenant: Tenant) -> Response:
         found, kind = find_invoice(request, tenant), request.path_params["document_type"]
         if kind == "xml.ubl.invoice.bis3":
-            return Response(_ubl(tenant, found), media_type="application/xml")
+            return Response(state.faults.latin1(str(found["id"]), _ubl(tenant, found)), media_type="application/xml")
         if kind == "pdf.invoice":
             return Response(pdf([f"Invoice {found['number']}", f"Date {found['date']}", found["contact"]["name"],
                                  f"Total {found['currency']} {found['total']:.2f}"]), media_type="application/pdf")

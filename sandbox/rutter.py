@@ -127,13 +127,13 @@ def _list_handler(state: SandboxState, stream: str) -> Callable:
         cursor = request.query_params.get("cursor")
         offset = 0 if cursor is None else _decode_cursor(cursor, filters)
         records = _ordered(conn.collections.get(stream, []), lo, hi)
-        end = offset + limit
+        end = offset + state.faults.page_limit("rutter", limit)
         page = {"connection": conn.info(),
-                stream: state.faults.malform("rutter", records[offset:end]),
+                stream: state.faults.skew("rutter", state.faults.malform("rutter", records[offset:end])),
                 "next_cursor": _encode_cursor(end, filters) if end < len(records) else None}
         if stream in NO_CONNECTION_KEY:
             del page["connection"]
-        return page
+        return state.faults.drop_records_key("rutter", page, stream)
     return handler
 
 

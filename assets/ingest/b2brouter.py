@@ -10,9 +10,10 @@ from dagster_duckdb import DuckDBResource
 
 from assets.ingest.landing import IngestConfig, Window, ingest, ingest_asset, skip
 from resources.b2brouter import B2BrouterClient, B2BrouterResource
+from resources.http import CredentialsError, RemoteError
 from resources.pages import Page
 from resources.tenants import tenant_of_run
-from resources.warehouse import ChildSpec, Column, StreamSpec, ensure_schema
+from resources.warehouse import NOW_UTC, ChildSpec, Column, StreamSpec, ensure_schema, write_rejects
 
 MONEY = "DECIMAL(18,2)"
 UBL_DOCUMENT = "xml.ubl.invoice.bis3"
@@ -85,6 +86,10 @@ def b2brouter_stream_asset(stream: str, partitions_def: dg.PartitionsDefinition 
     return b2brouter_stream
 
 
+DOCUMENTS_SOURCE = "b2brouter.received_invoice_documents"
+DOCUMENT_BATCH = 50  # documents fetched, then landed in one short transaction: bounds memory and lost work
+
+
 def received_invoice_documents_asset(partitions_def: dg.PartitionsDefinition | None) -> dg.AssetsDefinition:
     @dg.asset(
         key=["b2brouter", "received_invoice_documents"],
@@ -93,34 +98,72 @@ def received_invoice_documents_asset(partitions_def: dg.PartitionsDefinition | N
         kinds={"b2brouter", "duckdb", "xml"},
         partitions_def=partitions_def,
         description="The UBL (Peppol BIS 3) document of every received invoice that is new or changed, "
-                    "in raw.b2brouter_invoice_documents.",
+                    "in raw.b2brouter_invoice_documents. One that cannot be had (gone, not UTF-8) goes to "
+                    "sync.rejects and is asked for again next run; the others land.",
     )
     def received_invoice_documents(
         context: dg.AssetExecutionContext, b2brouter: B2BrouterResource, warehouse: DuckDBResource
     ) -> dg.MaterializeResult:
         tenant = tenant_of_run(context)
-        with warehouse.get_connection() as conn:
-            ensure_schema(conn)
-            wanted = [i for (i,) in conn.execute(
-                """SELECT i.id FROM staging.b2brouter_received_invoices i
-                   LEFT JOIN raw.b2brouter_invoice_documents d
-                     ON d.tenant_id = i.tenant_id AND d.invoice_id = i.id AND d.document_type = ?
-                   WHERE i.tenant_id = ? AND i.deleted_at IS NULL AND (d.fetched_at IS NULL OR d.fetched_at < i.loaded_at)
-                   ORDER BY i.id""", [UBL_DOCUMENT, tenant.id]).fetchall()]
-        documents = []
+        wanted = _documents_wanted(warehouse, tenant.id)
+        fetched, rejected = 0, []
         if wanted:
             with b2brouter.client(tenant) as client:
-                documents = [(tenant.id, i, UBL_DOCUMENT, client.document(i, UBL_DOCUMENT).decode("utf-8")) for i in wanted]
+                for start in range(0, len(wanted), DOCUMENT_BATCH):
+                    good, bad = _fetch_documents(client, wanted[start: start + DOCUMENT_BATCH])
+                    _land_documents(warehouse, tenant.id, good, bad)
+                    fetched, rejected = fetched + len(good), rejected + bad
+        if rejected:
+            context.log.warning(f"{DOCUMENTS_SOURCE}: {len(rejected)} document(s) of tenant {tenant.id} not landed, e.g. "
+                                + "; ".join(f"{i}: {why}" for i, why in rejected[:3]) + "; see sync.rejects (retried next run)")
         with warehouse.get_connection() as conn:
-            if documents:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO raw.b2brouter_invoice_documents VALUES (?, ?, ?, ?, sha256(?4), now()::TIMESTAMP)",
-                    documents,
-                )
             total = conn.execute("SELECT count(*) FROM raw.b2brouter_invoice_documents WHERE tenant_id = ?", [tenant.id]).fetchone()[0]
-        return dg.MaterializeResult(metadata={"tenant": tenant.id, "documents_fetched": len(documents), "dagster/row_count": total})
+        return dg.MaterializeResult(metadata={"tenant": tenant.id, "documents_fetched": fetched,
+                                              "documents_rejected": len(rejected), "dagster/row_count": total})
 
     return received_invoice_documents
+
+
+def _documents_wanted(warehouse: DuckDBResource, tenant_id: str) -> list[str]:
+    """Received invoices whose document is missing or older than the invoice (rejected ones included)."""
+    with warehouse.get_connection() as conn:
+        ensure_schema(conn)
+        return [i for (i,) in conn.execute(
+            """SELECT i.id FROM staging.b2brouter_received_invoices i
+               LEFT JOIN raw.b2brouter_invoice_documents d
+                 ON d.tenant_id = i.tenant_id AND d.invoice_id = i.id AND d.document_type = ?
+               WHERE i.tenant_id = ? AND i.deleted_at IS NULL AND (d.fetched_at IS NULL OR d.fetched_at < i.loaded_at)
+               ORDER BY i.id""", [UBL_DOCUMENT, tenant_id]).fetchall()]
+
+
+def _fetch_documents(client: B2BrouterClient, invoice_ids: list[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(invoice id, document text) of those fetched, (invoice id, reason) of those refused one by one
+    (4xx, not UTF-8). B2Brouter unreachable or refusing our key fails the run: no document would come."""
+    good, bad = [], []
+    for invoice_id in invoice_ids:
+        try:
+            good.append((invoice_id, client.document(invoice_id, UBL_DOCUMENT).decode("utf-8")))
+        except UnicodeDecodeError as error:
+            bad.append((invoice_id, f"not UTF-8: byte 0x{error.object[error.start]:02x} at offset {error.start}"))
+        except RemoteError as error:
+            if isinstance(error, CredentialsError) or error.status is None or error.status >= 500 or error.status == 429:
+                raise
+            bad.append((invoice_id, str(error)))
+    return good, bad
+
+
+def _land_documents(warehouse: DuckDBResource, tenant_id: str, good: list[tuple[str, str]], bad: list[tuple[str, str]]) -> None:
+    """Documents landed and their old rejects cleared; failures recorded as rejects (field `document`)."""
+    with warehouse.get_connection() as conn:
+        if good:
+            conn.executemany(
+                f"INSERT OR REPLACE INTO raw.b2brouter_invoice_documents VALUES (?, ?, ?, ?, sha256(?4), {NOW_UTC})",
+                [(tenant_id, i, UBL_DOCUMENT, text) for i, text in good],
+            )
+            conn.executemany("DELETE FROM sync.rejects WHERE tenant_id = ? AND stage = 'ingest' AND source = ? AND record_key = ?",
+                             [(tenant_id, DOCUMENTS_SOURCE, i) for i, _ in good])
+        write_rejects(conn, [(tenant_id, "ingest", DOCUMENTS_SOURCE, i, "document", f"{UBL_DOCUMENT}: {why}", None)
+                             for i, why in bad])
 
 
 def b2brouter_assets(partitions_def: dg.PartitionsDefinition | None) -> list[dg.AssetsDefinition]:

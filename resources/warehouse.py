@@ -214,8 +214,9 @@ def land_spool(
     chunk (it changed while pages were read) counts only if it is newer.
     `track_cursor=False` for a backfill of a past period: it must not move the cursor.
     `complete` = the chunks hold the whole stream (a full read): records missing from them are
-    marked `deleted_at` in staging (and revived if they come back), unless they are more than
-    `max_delete_share` of the live rows (a read cut short looks like that): then none is marked.
+    marked `deleted_at` in staging (and revived if they come back), unless the read rejected a record
+    (it may be the one that seems gone) or they are more than `max_delete_share` of the live rows (a
+    read cut short looks like that): then none is marked.
     `read_started`: the cursor never passes it, so one record dated in the future cannot freeze it.
     """
     ensure_schema(conn)
@@ -234,7 +235,10 @@ def land_spool(
             _remember(conn, spec)
         future, future_keys = _future_dated(conn, spec)
         with _transaction(conn):
-            disappeared, held, live = _mark_disappeared(conn, spec, tenant_id, max_delete_share) if complete else (0, 0, 0)
+            # A record rejected in a full read is still at the source (its key may be what is broken),
+            # so the read cannot tell what disappeared: deletions wait for a full read without rejects.
+            judged = complete and totals.rejected == 0
+            disappeared, held, live = _mark_disappeared(conn, spec, tenant_id, max_delete_share) if judged else (0, 0, 0)
             # A rejected record must be read again once fixed at the source, so rejects hold the cursor;
             # so does a read the deletion guard doubts: it may have stopped short.
             hold = not track_cursor or totals.rejected > 0 or held > 0

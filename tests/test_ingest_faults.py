@@ -214,6 +214,17 @@ def test_a_full_read_that_would_delete_too_much_deletes_nothing_and_fails_its_ch
     assert live(embedded_env, "rutter_vendors") == {v["id"] for v in vendors} - set(gone)
 
 
+def test_a_full_read_with_a_malformed_record_marks_nothing_deleted(embedded_env, sandbox, instance):
+    """Every third customer is served without its id or with a broken date: they are rejected, but
+    they are still in the books, so none of their rows may be marked deleted (and pushed as such)."""
+    run(instance, "jortt/customers")
+    faults(sandbox, malformed_every=3, systems=["jortt"])
+    _, metadata = run(instance, "jortt/customers")
+    assert metadata["jortt/customers"]["rows_rejected"] > 0
+    assert metadata["jortt/customers"]["rows_disappeared"] == 0
+    assert live(embedded_env, "jortt_customers") == {c["id"] for c in truth(sandbox, "jortt/customers")}
+
+
 def test_the_delete_share_comes_from_config_then_environment(monkeypatch):
     monkeypatch.delenv("INGEST_MAX_DELETE_SHARE", raising=False)
     assert IngestConfig().delete_share() == 0.2

@@ -1,10 +1,16 @@
 """The one HTTP layer every client uses: timeouts, bounded retries, error classification.
 
 Retry policy lives here and nowhere else (clients only name paths, auth and pagination):
-- retried: 429, 452 (Rutter's platform rate limit), 5xx, timeouts and dropped connections —
-  exponential backoff with full jitter, capped, and never shorter than a server's `Retry-After`;
-- a request that may already have been processed (read timeout or dropped connection on a
-  non-idempotent write) is not retried, so a retry can never create a duplicate;
+- retried: 429, 452 (Rutter's platform rate limit) and connection errors before the request was
+  sent, for every request: the server did not process it; 5xx, timeouts and dropped connections
+  only for a request that is safe to send again — exponential backoff with full jitter, capped,
+  bounded, and never shorter than a server's `Retry-After`;
+- safe to send again: GET/HEAD/PUT/DELETE/OPTIONS, and a write its caller marks `idempotent=True`
+  (it carries an idempotency key, or the API deduplicates it). Every other method must say so
+  explicitly: there is no guess;
+- a write that may already have been processed (5xx, read timeout or dropped connection after it
+  was sent) is never resent here: it raises OutcomeUnknown, and the caller finds out what happened
+  before trying again, so a retry can never create a duplicate;
 - 401/403 fail at once with a message naming the system and the settings to check.
 tenacity supplies the retry loop; this module only decides what is retryable and how long to wait.
 """
@@ -24,7 +30,9 @@ import tenacity
 
 log = logging.getLogger(__name__)
 
-RETRYABLE_STATUS = frozenset({429, 452, 500, 502, 503, 504})
+NOT_PROCESSED_STATUS = frozenset({429, 452})  # refused before processing (rate limits)
+MAYBE_PROCESSED_STATUS = frozenset({500, 502, 503, 504})  # a gateway may say so after the work was done
+RETRYABLE_STATUS = NOT_PROCESSED_STATUS | MAYBE_PROCESSED_STATUS
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 # Errors raised before a request reached the server: always safe to retry.
 NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -35,11 +43,16 @@ class RemoteError(Exception):
 
     def __init__(self, system: str, status: int | None, message: str, code: str | None = None):
         super().__init__(f"{system}: {message}" + (f" (HTTP {status})" if status else ""))
-        self.system, self.status, self.code = system, status, code
+        self.system, self.status, self.code, self.detail = system, status, code, message
 
 
 class CredentialsError(RemoteError):
     """401/403: retrying cannot help; a person has to fix a credential or a permission."""
+
+
+class OutcomeUnknown(RemoteError):
+    """A write that is not safe to send again may or may not have been processed (5xx, or the
+    connection failed after it was sent): it was not resent, and the caller must find out."""
 
 
 class RetryableStatus(Exception):
@@ -161,23 +174,34 @@ class ApiClient:
         self.close()
 
     def request(self, method: str, path: str, *, idempotent: bool | None = None, **kwargs: Any) -> httpx.Response:
-        """Send with retries; returns a 2xx/3xx response or raises RemoteError/CredentialsError."""
-        safe_to_resend = method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent
-        retryable = (RetryableStatus, httpx.TransportError) if safe_to_resend else (RetryableStatus, *NOT_SENT_ERRORS)
+        """Send with retries; returns a 2xx/3xx response or raises RemoteError/CredentialsError, or
+        OutcomeUnknown when a write that is not `idempotent` may have been processed.
+
+        `idempotent`: whether the request may be sent again after it may have been processed;
+        required for methods other than GET/HEAD/PUT/DELETE/OPTIONS."""
+        if idempotent is None:
+            if method.upper() not in IDEMPOTENT_METHODS:
+                raise TypeError(f"{method} {path}: say whether it may be sent again (idempotent=True|False)")
+            idempotent = True
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.policy.max_attempts),
             wait=self.policy.wait,
-            retry=tenacity.retry_if_exception_type(retryable),
+            retry=tenacity.retry_if_exception(functools.partial(_retryable, idempotent)),
             before_sleep=lambda state: self._note_retry(method, path, state),
             reraise=True,
         )
         try:
-            response = retrying(self._send_once, method, path, **kwargs)
-        except RetryableStatus as exhausted:
-            raise self._error(exhausted.response, f"gave up after {self.policy.max_attempts} attempts") from None
-        except httpx.TransportError as error:
+            return retrying(self._send_once, method, path, **kwargs)
+        except RetryableStatus as failed:
+            if not idempotent and failed.response.status_code in MAYBE_PROCESSED_STATUS:
+                raise self._error(failed.response, "may have been processed: not sent again", OutcomeUnknown) from None
+            raise self._error(failed.response, f"gave up after {self.policy.max_attempts} attempts") from None
+        except NOT_SENT_ERRORS as error:
             raise RemoteError(self.system, None, f"{method} {path} failed: {type(error).__name__}") from None
-        return response
+        except httpx.TransportError as error:
+            kind = RemoteError if idempotent else OutcomeUnknown
+            raise kind(self.system, None, f"{method} {path} failed after it was sent: {type(error).__name__}"
+                       + ("" if idempotent else "; may have been processed: not sent again")) from None
 
     def get_json(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs).json()
@@ -201,11 +225,11 @@ class ApiClient:
             raise self._error(response)
         return response
 
-    def _error(self, response: httpx.Response, suffix: str = "") -> RemoteError:
+    def _error(self, response: httpx.Response, suffix: str = "", kind: type[RemoteError] = RemoteError) -> RemoteError:
         code, message = self._describe_error(response)
         path = response.request.url.path  # never the query: it may hold an access token
         text = f"{response.request.method} {path}: {message or response.reason_phrase}" + (f"; {suffix}" if suffix else "")
-        return RemoteError(self.system, response.status_code, text, code)
+        return kind(self.system, response.status_code, text, code)
 
     def _note_retry(self, method: str, path: str, state: tenacity.RetryCallState) -> None:
         self.stats.retries += 1
@@ -215,6 +239,16 @@ class ApiClient:
             self.system, method, path, error, state.attempt_number, self.policy.max_attempts - 1,
             state.upcoming_sleep,
         )
+
+
+def _retryable(idempotent: bool, error: BaseException) -> bool:
+    """Whether a failed attempt may be sent again: always when the server cannot have processed it,
+    otherwise only when the request is safe to repeat."""
+    if isinstance(error, RetryableStatus):
+        return idempotent or error.response.status_code in NOT_PROCESSED_STATUS
+    if isinstance(error, NOT_SENT_ERRORS):
+        return True
+    return idempotent and isinstance(error, httpx.TransportError)
 
 
 def describe_generic_error(response: httpx.Response) -> tuple[str | None, str]:

@@ -67,7 +67,8 @@ class InputDocumentStatus:
 
 
 class UploadUrlExpired(RemoteError):
-    """The pre-signed URL is no longer valid (403 from blob storage): ask Routty for a new one."""
+    """403 from blob storage: the pre-signed URL lapsed, or is refused for good. Only Routty's status
+    of the document tells whether it had arrived before; a new URL helps only if it lapsed."""
 
 
 class RouttyClient:
@@ -77,24 +78,27 @@ class RouttyClient:
     def upload_masterdata(self, xml: bytes, correlation_id: str) -> str:
         """Send one masterdata list; returns Routty's statusId.
 
-        Not retried after a dropped connection or read timeout (the upload may have landed); the
-        push ledger shows such an attempt and the next run decides.
+        Not idempotent (Routty processes every upload it receives): an answer lost after it may
+        have landed raises OutcomeUnknown; the push ledger shows such an attempt and the next run decides.
         """
         response = self.http.request(
             "POST",
             "/connector-api/masterdata",
             content=xml,
             headers={"content-type": "application/xml", "x-correlation-id": correlation_id},
+            idempotent=False,
         )
         return response.json()["statusId"]
 
     def delete_masterdata(self, record_type: str, numbers: list[str], correlation_id: str) -> str:
-        """Delete records by key (ASSUMED body {"type", "numbers"}); returns Routty's statusId."""
+        """Delete records by key (ASSUMED body {"type", "numbers"}); returns Routty's statusId. Not
+        idempotent: a repeat is a second upload in Routty, which may fail on keys already gone."""
         response = self.http.request(
             "POST",
             "/connector-api/masterdata/delete",
             json={"type": record_type, "numbers": numbers},
             headers={"x-correlation-id": correlation_id},
+            idempotent=False,
         )
         return response.json()["statusId"]
 
@@ -110,19 +114,21 @@ class RouttyClient:
         return MasterdataStatus(status_id, body["status"], body.get("errors") or [])
 
     def request_input_document(self, correlation_id: str, received_on: datetime) -> tuple[str, str]:
-        """(documentId, uploadUrl) of a new input document. Not retried once it may have reached
-        Routty: a second request would be a second document (the document ledger decides)."""
+        """(documentId, uploadUrl) of a new input document. Not idempotent: once it may have reached
+        Routty (OutcomeUnknown) a second request would be a second document; Routty offers no lookup
+        by correlation id, so the document ledger records the doubt and decides."""
         body = self.http.request(
             "POST", INPUT_API, json={"receivedOn": received_on.isoformat(timespec="seconds").replace("+00:00", "Z")},
-            headers={"x-correlation-id": correlation_id},
+            headers={"x-correlation-id": correlation_id}, idempotent=False,
         ).json()
         return body["documentId"], body["uploadUrl"]
 
     def request_attachment(self, document_id: str, correlation_id: str, file_name: str, mime_type: str) -> tuple[str, str]:
-        """(attachmentId, uploadUrl): attachments are announced and uploaded before the main document."""
+        """(attachmentId, uploadUrl): attachments are announced and uploaded before the main document.
+        Not idempotent: a repeat would announce a second attachment."""
         body = self.http.request(
             "POST", f"{INPUT_API}/{document_id}/attachments", json={"fileName": file_name, "mimeType": mime_type},
-            headers={"x-correlation-id": correlation_id},
+            headers={"x-correlation-id": correlation_id}, idempotent=False,
         ).json()
         return body["attachmentId"], body["uploadUrl"]
 
@@ -137,7 +143,8 @@ class RouttyClient:
                                    body.get("errorCode"), body.get("errorMessage"))
 
     def cancel_input_document(self, document_id: str, correlation_id: str) -> None:
-        """Only a document in status Error can be cancelled (409 otherwise)."""
+        """Only a document in status Error can be cancelled (409 otherwise). Idempotent by outcome: a
+        repeat answers 409, which the caller resolves by reading the status."""
         self.http.request("POST", f"{INPUT_API}/{document_id}/cancel", headers={"x-correlation-id": correlation_id},
                           idempotent=True)
 
@@ -161,7 +168,8 @@ class RouttyClient:
                           headers={"x-correlation-id": correlation_id})
 
     def send_feedback(self, document_id: str, correlation_id: str, xml: bytes) -> None:
-        self.http.request("POST", f"{OUTPUT_API}/{document_id}/feedback", content=xml,
+        """Not idempotent: Routty keeps every feedback it receives, so a repeat would be a duplicate."""
+        self.http.request("POST", f"{OUTPUT_API}/{document_id}/feedback", content=xml, idempotent=False,
                           headers={"content-type": "application/xml", "x-correlation-id": correlation_id})
 
 
@@ -189,7 +197,7 @@ def put_blob(url: str, body: bytes, content_type: str) -> bool:
         if error.status == 409 and error.code == "BlobAlreadyExists":
             return False
         if error.status == 403:
-            raise UploadUrlExpired(error.system, 403, str(error), error.code) from None
+            raise UploadUrlExpired(error.system, 403, error.detail, error.code) from None
         raise
     return True
 

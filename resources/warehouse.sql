@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS sync.masterdata_uploads (
     correlation_id VARCHAR NOT NULL,
     status_id      VARCHAR,           -- NULL: the upload was attempted but not confirmed
     record_count   INTEGER NOT NULL,
-    status         VARCHAR NOT NULL,  -- Sending | Pending | Processing | Success | Failed
+    status         VARCHAR NOT NULL,  -- Sending | Pending | Processing | Success | Failed | Delivered | Resent | Abandoned
     errors         JSON,
     sent_at        TIMESTAMP NOT NULL,
     checked_at     TIMESTAMP,
@@ -81,7 +81,7 @@ CREATE TABLE IF NOT EXISTS sync.routty_documents (
     correlation_id    VARCHAR NOT NULL,  -- x-correlation-id: <system>:<source id>[#r<revision>]
     document_number   VARCHAR,
     document_type     VARCHAR NOT NULL,  -- Invoice | CreditNote
-    content_hash      VARCHAR NOT NULL,
+    content_hash      VARCHAR NOT NULL,  -- of `xml`, the latest content built
     xml               BLOB NOT NULL,
     step              VARCHAR NOT NULL,  -- built | requested | uploaded | superseded
     document_id       VARCHAR,           -- Routty's documentId, once requested
@@ -102,8 +102,19 @@ CREATE TABLE IF NOT EXISTS sync.routty_documents (
     requested_at      TIMESTAMP,
     uploaded_at       TIMESTAMP,
     checked_at        TIMESTAMP,
+    put_hash          VARCHAR,           -- content that may have reached upload_url (see document_ledger.py)
+    upload_error      VARCHAR,           -- why the last attempt did not land; cleared once uploaded
+    unconfirmed_requests INTEGER DEFAULT 0, -- upload requests whose answer was lost: empty documents may exist
+    attachment_error  VARCHAR,           -- why the PDF could not be had (it went without, or waits)
     PRIMARY KEY (tenant_id, source_system, source_id, revision)
 );
+
+-- Columns added since the table was first shipped (last, in this order): an existing warehouse
+-- gains them here; in its old rows put_hash is NULL, "not known" (see document_ledger.py).
+ALTER TABLE sync.routty_documents ADD COLUMN IF NOT EXISTS put_hash VARCHAR;
+ALTER TABLE sync.routty_documents ADD COLUMN IF NOT EXISTS upload_error VARCHAR;
+ALTER TABLE sync.routty_documents ADD COLUMN IF NOT EXISTS unconfirmed_requests INTEGER DEFAULT 0;
+ALTER TABLE sync.routty_documents ADD COLUMN IF NOT EXISTS attachment_error VARCHAR;
 
 -- Every status a document was seen in, in order: one row per transition.
 CREATE TABLE IF NOT EXISTS sync.routty_document_status_history (
@@ -131,7 +142,7 @@ CREATE TABLE IF NOT EXISTS sync.routty_exports (
     document_set_id  VARCHAR,
     content_hash     VARCHAR,
     xml              BLOB,
-    step             VARCHAR NOT NULL,  -- downloaded | quarantined | booked | rejected
+    step             VARCHAR NOT NULL,  -- downloaded | quarantined | booking (claimed) | booked | rejected
     reason           VARCHAR,           -- why quarantined, or why booking failed (a business error)
     acknowledged_at  TIMESTAMP,
     received_feedback_at TIMESTAMP,     -- the technical feedback ("Received", or "Error" when quarantined)
@@ -142,8 +153,24 @@ CREATE TABLE IF NOT EXISTS sync.routty_exports (
     feedback_status  VARCHAR,           -- Booked | Error
     feedback_sent_at TIMESTAMP,
     downloaded_at    TIMESTAMP NOT NULL,
+    warnings         JSON,              -- landed all the same: schema findings, missing optional fields
+    blocked_reason   VARCHAR,           -- feedback that cannot be made valid: not sent, with why
+    claimed_by       VARCHAR,           -- the run booking it now (step booking)
+    claimed_at       TIMESTAMP,
+    booking_attempt  INTEGER,           -- Idempotency-Key generation: the Guid, then Guid#2, ...
+    last_error       VARCHAR,           -- the last failure that left it for a later run
+    lookup_since_ms  BIGINT,            -- Rutter's newest bill before the first attempt: where a lookup starts
     PRIMARY KEY (tenant_id, document_id)
 );
+-- Columns added since the table was first shipped (last, in this order): an existing warehouse
+-- gains them here, NULL in its rows (an export booked before them is simply not looked up).
+ALTER TABLE sync.routty_exports ADD COLUMN IF NOT EXISTS warnings JSON;
+ALTER TABLE sync.routty_exports ADD COLUMN IF NOT EXISTS blocked_reason VARCHAR;
+ALTER TABLE sync.routty_exports ADD COLUMN IF NOT EXISTS claimed_by VARCHAR;
+ALTER TABLE sync.routty_exports ADD COLUMN IF NOT EXISTS claimed_at TIMESTAMP;
+ALTER TABLE sync.routty_exports ADD COLUMN IF NOT EXISTS booking_attempt INTEGER;
+ALTER TABLE sync.routty_exports ADD COLUMN IF NOT EXISTS last_error VARCHAR;
+ALTER TABLE sync.routty_exports ADD COLUMN IF NOT EXISTS lookup_since_ms BIGINT;
 
 -- States set on B2Brouter invoices (accepted once booked, refused when Routty rejected it): each
 -- tried once; `result` is 'ok', or B2Brouter's refusal (an invoice the buyer refused already, ...).

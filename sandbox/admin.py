@@ -97,7 +97,7 @@ def routes(state: SandboxState) -> list[Route]:
                 state.faults.update(await _json(request))
             except ValueError as e:
                 raise AdminError(400, str(e)) from None
-        return {"faults": asdict(state.faults.settings)}
+        return {"faults": asdict(state.faults.settings), "injected": dict(state.faults.injected)}
 
     def connection(token: str | None):
         conn = state.dataset.connections.get(token or credentials.RUTTER_ACCESS_TOKEN)
@@ -239,7 +239,20 @@ def routes(state: SandboxState) -> list[Route]:
         return store.settings()
 
     async def rutter_bills(request: Request) -> dict:
+        if request.method == "POST":
+            try:
+                return state.rutter_bills.settings(await _json(request))
+            except ValueError as e:
+                raise AdminError(400, str(e)) from None
         return state.rutter_bills.snapshot(tenant_named(request).rutter.id)
+
+    async def add_export(request: Request) -> dict:
+        data = await _json(request)
+        if not isinstance(data.get("xml"), str):
+            raise AdminError(400, "xml (the RouttyExportDocument, as text) is required")
+        export = routty_exports.add(state, tenant_named(request), data["xml"].encode(),
+                                    str(data.get("correlation_id") or "capture:added"))
+        return export.admin()
 
     async def b2brouter_state_changes(request: Request) -> dict:
         tenant = tenant_named(request)
@@ -267,7 +280,8 @@ def routes(state: SandboxState) -> list[Route]:
         Route("/routty/exports", _endpoint(routty_exports_)),
         Route("/routty/exports/generate", _endpoint(generate_exports), methods=["POST"]),
         Route("/routty/exports/settings", _endpoint(export_settings), methods=["POST"]),
-        Route("/rutter/bills", _endpoint(rutter_bills)),
+        Route("/rutter/bills", _endpoint(rutter_bills), methods=["GET", "POST"]),
+        Route("/routty/exports/add", _endpoint(add_export), methods=["POST"]),
         Route("/b2brouter/state_changes", _endpoint(b2brouter_state_changes)),
         Route("/jortt/expire_tokens", _endpoint(expire_jortt_tokens), methods=["POST"]),
     ]

@@ -207,7 +207,8 @@ def routes(state: SandboxState) -> list[Route]:
 
     async def invoice_file(request: Request) -> Response:
         invoice_id = request.path_params["invoice_id"]
-        if request.query_params.get("signature") != pdf_signature(state.dataset.seed, invoice_id):
+        if (request.query_params.get("signature") != pdf_signature(state.dataset.seed, invoice_id)
+                or state.faults.settings.refuses_download(invoice_id)):  # fault switch: refused however fresh
             return JSONResponse({"error": "AccessDenied"}, status_code=403)
         for tenant in state.dataset.tenants.values():
             for found in tenant.jortt["invoices"]:

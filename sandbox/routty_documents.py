@@ -373,6 +373,8 @@ def routes(state: SandboxState) -> list[Route]:
         attachment = None if doc is None or attachment_id is None else doc.attachments.get(attachment_id)
         if doc is None or (attachment_id is not None and attachment is None):
             return _blob_error(404, "ContainerNotFound", "No such document (or attachment) any more.")
+        if state.faults.settings.refuses_upload(doc.correlation_id):  # fault switch: refused for good
+            return _blob_error(403, "AuthorizationFailure", "This request is not authorized to perform this operation.")
         if (attachment.body if attachment else doc.xml) is not None:
             return _blob_error(409, "BlobAlreadyExists", "The specified blob already exists.")
         if attachment is not None and doc.xml is not None:

@@ -78,3 +78,57 @@ def test_rate_limiter_spaces_requests_beyond_its_burst():
     for _ in range(10):
         limiter.acquire()
     assert time.monotonic() - started >= 0.45  # the 5 beyond the burst waited their turn
+
+
+# ---------------------------------------------------------------- writes: resent only when safe
+
+INPUT_DOCUMENTS = "/connector-api/input-api/input-documents"
+
+
+def routty_input(sandbox) -> ApiClient:
+    env = sandbox.env()
+    return ApiClient("routty", env["ROUTTY_BASE_URL"], credentials_hint="ROUTTY_INPUT_OUTBOUND_API_KEY",
+                     headers={"Authorization": f"ApiKey {env['ROUTTY_INPUT_OUTBOUND_API_KEY']}"},
+                     policy=RetryPolicy(backoff_initial=0.05, backoff_cap=2.0))
+
+
+def request_document(http: ApiClient, idempotent: bool) -> httpx.Response:
+    """A write Routty does not deduplicate: each one processed is a new input document."""
+    return http.request("POST", INPUT_DOCUMENTS, json={"receivedOn": "2024-01-01T00:00:00Z"},
+                        headers={"x-correlation-id": "INV-1"}, idempotent=idempotent)
+
+
+def documents_made(sandbox) -> int:
+    return len(sandbox.admin("GET", "routty/documents").json()["documents"])
+
+
+def test_a_write_answered_502_after_it_was_processed_is_not_sent_again(sandbox):
+    sandbox.admin("POST", "faults", json={"lost_response_burst": 1, "systems": ["routty"]})
+    with routty_input(sandbox) as http, pytest.raises(RemoteError) as raised:
+        request_document(http, idempotent=False)
+    assert (type(raised.value).__name__, raised.value.status) == ("OutcomeUnknown", 502)
+    assert http.stats.requests == 1 and documents_made(sandbox) == 1  # processed once, never again
+
+
+@pytest.mark.parametrize(("fault", "idempotent", "attempts", "outcome"), [
+    ({"rate_limit_burst": 1, "retry_after": 0}, False, 2, None),  # refused before processing: always resent
+    ({"unavailable_burst": 1}, True, 2, None),
+    ({"unavailable_burst": 1}, False, 1, "OutcomeUnknown"),
+    ({"drop_every": 1}, False, 1, "OutcomeUnknown"),  # dropped after it was sent
+])
+def test_a_write_is_resent_after_a_5xx_or_a_drop_only_when_marked_idempotent(sandbox, fault, idempotent, attempts,
+                                                                               outcome):
+    sandbox.admin("POST", "faults", json={**fault, "systems": ["routty"]})
+    with routty_input(sandbox) as http:
+        try:
+            request_document(http, idempotent)
+            raised = None
+        except RemoteError as error:
+            raised = type(error).__name__
+    assert (raised, http.stats.requests) == (outcome, attempts)
+
+
+def test_a_write_must_say_whether_it_may_be_sent_again(sandbox):
+    with routty_input(sandbox) as http, pytest.raises(TypeError, match="idempotent"):
+        http.request("POST", INPUT_DOCUMENTS, json={"receivedOn": "2024-01-01T00:00:00Z"})
+    assert http.stats.requests == 0

@@ -96,7 +96,7 @@ def upload_sales(claimant: str, is_live) -> dict:
     with routty.client(tenant, SALES_INPUT_KEY) as client, jortt.client(tenant) as jortt_client:
         sender = DocumentSender(client, jortt_pdf(jortt_client))
         return dict(upload_queued(warehouse_resource(), sender, tenant.id, "Outbound", claimant, is_live,
-                                  _PrintLog()))
+                                  _PrintLog()).counts)
 
 
 class _PrintLog:
@@ -327,7 +327,8 @@ def test_ledger_refreshes_a_queued_document_and_flags_one_changed_after_upload()
     assert document_ledger.enqueue(conn, "t", "Outbound", [changed]).changed == 1
     (queued,) = document_ledger.claim(conn, "t", "Outbound", "r", lambda c: True, 10)
     assert queued.xml == b"<v2/>"
-    document_ledger.record_uploaded(conn, document_ledger.record_requested(conn, queued, "d1", "https://u"))
+    requested = document_ledger.record_requested(conn, queued, "d1", "https://u")
+    document_ledger.record_uploaded(conn, document_ledger.record_put_intent(conn, requested))
     counts = document_ledger.enqueue(conn, "t", "Outbound", [doc])
     assert (counts.changed, counts.changed_after_upload, counts.resent) == (0, 1, 0)
     assert conn.execute("SELECT count(*), any_value(upload_url) FROM sync.routty_documents").fetchone() == (1, None)

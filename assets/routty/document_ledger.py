@@ -7,6 +7,15 @@ How a document is sent exactly once:
 - each remote step is recorded as soon as it completes (`requested`: Routty's documentId and upload
   URL; the attachment; `uploaded`), so a run that dies resumes at the step it reached; an upload
   that had landed answers BlobAlreadyExists on the retry and is recorded, never repeated;
+- `put_hash` says what may have reached the upload URL, so a BlobAlreadyExists is never taken for
+  content that changed since. The rule: '' once a URL is requested (nothing PUT to it yet); set to
+  the hash of the bytes about to be PUT, committed BEFORE the PUT (after a crash it names the only
+  content that can have landed); changed again only after Routty's status says nothing arrived
+  (ReadyForUpload). So whatever Routty holds for the current documentId hashes to put_hash, and an
+  upload whose put_hash differs from content_hash is flagged `changed_after_upload`. NULL: not
+  known (rows from before the column): Routty is asked before anything is PUT;
+- a document whose upload did not land is never recorded as uploaded: the reason stays in
+  `upload_error` (or `attachment_error`) and the next run tries again;
 - a run claims the rows it sends (claimed_by = its run id) in one UPDATE, so an overlapping run
   leaves them alone; a claim whose run is gone (or older than the lease) is taken over.
 A document in Error or Rejected is sent again only as a new revision (correlation id
@@ -65,6 +74,8 @@ class QueuedDocument:
     resend_requested: bool
     built_at: object
     xml: bytes
+    content_hash: str  # of `xml`, as claimed: the bytes this run would PUT
+    put_hash: str | None  # see the module docstring
 
     @property
     def key(self) -> list:
@@ -86,6 +97,7 @@ class EnqueueCounts:
 KEY_MATCH = "d.tenant_id = i.tenant_id AND d.source_system = i.source_system AND d.source_id = i.source_id"
 LATEST = """(SELECT * FROM sync.routty_documents WHERE tenant_id = ? AND flow = ?
              QUALIFY row_number() OVER (PARTITION BY source_system, source_id ORDER BY revision DESC) = 1)"""
+SENT_HASH = "COALESCE(d.put_hash, d.content_hash)"  # of an uploaded row: what Routty holds
 
 
 def enqueue(conn: duckdb.DuckDBPyConnection, tenant_id: str, flow: str, documents: Iterable[BuiltDocument],
@@ -118,7 +130,7 @@ def enqueue(conn: duckdb.DuckDBPyConnection, tenant_id: str, flow: str, document
               AND d.content_hash <> i.content_hash"""
     ).fetchone()[0]
     resend_when = (f"d.step = 'uploaded' AND d.status IN {RESENDABLE} AND NOT d.resend_requested "
-                   "AND (d.content_hash <> i.content_hash OR i.resend)")
+                   f"AND ({SENT_HASH} <> i.content_hash OR i.resend)")
     counts.resent = _insert_revision(conn, f"JOIN latest d ON {KEY_MATCH} WHERE {resend_when}", first=False)
     conn.execute(
         f"""UPDATE sync.routty_documents d SET resend_requested = TRUE FROM incoming i
@@ -129,7 +141,7 @@ def enqueue(conn: duckdb.DuckDBPyConnection, tenant_id: str, flow: str, document
         f"""UPDATE sync.routty_documents d SET changed_after_upload = TRUE FROM incoming i JOIN latest l
                 ON l.tenant_id = i.tenant_id AND l.source_system = i.source_system AND l.source_id = i.source_id
             WHERE {KEY_MATCH} AND d.revision = l.revision AND d.step = 'uploaded'
-              AND COALESCE(d.status, '') NOT IN {RESENDABLE} AND d.content_hash <> i.content_hash
+              AND COALESCE(d.status, '') NOT IN {RESENDABLE} AND {SENT_HASH} <> i.content_hash
               AND NOT d.changed_after_upload"""
     ).fetchone()[0]
     conn.execute("COMMIT")
@@ -176,7 +188,7 @@ def claim(conn: duckdb.DuckDBPyConnection, tenant_id: str, flow: str, claimant: 
                 ORDER BY resend_requested DESC, built_at, source_id, revision LIMIT ?)
             RETURNING tenant_id, source_system, source_id, revision, flow, correlation_id, document_number, step,
                       document_id, upload_url, attachment_id, attachment_url, attachment_done, status,
-                      resend_requested, built_at, xml""",
+                      resend_requested, built_at, xml, content_hash, put_hash""",
         [claimant, tenant_id, flow, takeable, list(skip), limit],
     ).fetchall()
     # Old revisions (cancel) before new ones, then in the order they were queued.
@@ -201,9 +213,32 @@ def _update(conn: duckdb.DuckDBPyConnection, doc: QueuedDocument, assignments: s
 def record_requested(conn, doc: QueuedDocument, document_id: str, upload_url: str) -> QueuedDocument:
     _update(conn, doc, "step = 'requested', document_id = ?, upload_url = ?, status = 'ReadyForUpload', "
                        "requested_at = now()::TIMESTAMP, attachment_id = NULL, attachment_url = NULL, "
-                       "attachment_done = FALSE", [document_id, upload_url])
+                       "attachment_done = FALSE, put_hash = ''", [document_id, upload_url])
     return replace(doc, step="requested", document_id=document_id, upload_url=upload_url, attachment_id=None,
-                   attachment_url=None, attachment_done=False, status="ReadyForUpload")
+                   attachment_url=None, attachment_done=False, status="ReadyForUpload", put_hash="")
+
+
+def record_unconfirmed(conn, doc: QueuedDocument) -> None:
+    """An upload or attachment request whose answer was lost: Routty may hold an empty document
+    (never processed: nothing is uploaded to it). Counted, and back to `built`: Routty offers no
+    lookup by correlation id, so the next run asks for a fresh document and announces once."""
+    _update(conn, doc, "step = 'built', document_id = NULL, upload_url = NULL, status = NULL, put_hash = NULL, "
+                       "attachment_id = NULL, attachment_url = NULL, attachment_done = FALSE, "
+                       "unconfirmed_requests = COALESCE(unconfirmed_requests, 0) + 1", [])
+
+
+def record_put_intent(conn, doc: QueuedDocument) -> QueuedDocument:
+    """Before the main document is PUT: after a crash, these are the only bytes that can have landed."""
+    _update(conn, doc, "put_hash = ?", [doc.content_hash])
+    return replace(doc, put_hash=doc.content_hash)
+
+
+def record_upload_error(conn, doc: QueuedDocument, reason: str) -> None:
+    _update(conn, doc, "upload_error = ?", [reason])
+
+
+def record_attachment_error(conn, doc: QueuedDocument, reason: str) -> None:
+    _update(conn, doc, "attachment_error = ?", [reason])
 
 
 def record_attachment_requested(conn, doc: QueuedDocument, name: str, attachment_id: str, url: str) -> QueuedDocument:
@@ -212,14 +247,19 @@ def record_attachment_requested(conn, doc: QueuedDocument, name: str, attachment
 
 
 def record_attachment_done(conn, doc: QueuedDocument) -> None:
-    _update(conn, doc, "attachment_done = TRUE, attachment_url = NULL", [])
+    _update(conn, doc, "attachment_done = TRUE, attachment_url = NULL, attachment_error = NULL", [])
 
 
-def record_uploaded(conn, doc: QueuedDocument) -> None:
-    """The main document arrived: Routty processes it now. The upload URLs are of no more use."""
-    _update(conn, doc, "step = 'uploaded', status = 'Processing', upload_url = NULL, attachment_url = NULL, "
-                       "uploaded_at = now()::TIMESTAMP, claimed_by = NULL, claimed_at = NULL", [])
-    record_history(conn, doc.tenant_id, [(doc.document_id, doc.correlation_id, "Processing", None, None, None)], None)
+def record_uploaded(conn, doc: QueuedDocument, status: str = "Processing") -> None:
+    """The main document arrived (Routty's `status` now): what arrived hashes to doc.put_hash. The
+    row's content may have changed since (a concurrent refresh, or a change after a PUT that landed
+    before a crash): then it is flagged, never recorded as sent. The upload URLs are of no more use."""
+    _update(conn, doc, "step = 'uploaded', status = ?, put_hash = ?, "
+                       "changed_after_upload = changed_after_upload OR content_hash IS DISTINCT FROM ?, "
+                       "upload_url = NULL, attachment_url = NULL, upload_error = NULL, "
+                       "uploaded_at = now()::TIMESTAMP, claimed_by = NULL, claimed_at = NULL",
+            [status, doc.put_hash, doc.put_hash])
+    record_history(conn, doc.tenant_id, [(doc.document_id, doc.correlation_id, status, None, None, None)], None)
 
 
 def record_superseded(conn, doc: QueuedDocument, status: str) -> None:

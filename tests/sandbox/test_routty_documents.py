@@ -242,3 +242,18 @@ def test_duplicates_fail_next_and_faults(sandbox, client, parties):
     assert request_doc(client, correlation="INV-10").status_code == 503
     assert client.put(url, content=ubl(), headers=BLOCK).status_code == 503
     assert client.put(url, content=ubl(), headers=BLOCK).status_code == 201
+
+
+def test_fault_switches_refuse_a_documents_uploads_for_good_and_lose_answers(sandbox, client):
+    sandbox.admin("POST", "faults", json={"refuse_uploads": ["INV-R"]}).raise_for_status()
+    for _ in range(2):  # a fresh URL does not help
+        refused = client.put(request_doc(client, correlation="INV-R").json()["uploadUrl"], content=ubl(), headers=BLOCK)
+        assert refused.status_code == 403 and refused.headers["x-ms-error-code"] == "AuthorizationFailure"
+    other = request_doc(client, correlation="INV-S").json()["uploadUrl"]
+    assert client.put(other, content=ubl(), headers=BLOCK).status_code == 201
+    sandbox.admin("POST", "faults", json={"lost_response_burst": 1, "systems": ["routty"]}).raise_for_status()
+    assert request_doc(client, correlation="INV-L").status_code == 502
+    made = [d["status"] for d in sandbox.admin("GET", "routty/documents").json()["documents"]
+            if d["correlationId"] == "INV-L"]
+    assert made == ["ReadyForUpload"]  # processed all the same: only the answer was lost
+    assert sandbox.admin("POST", "faults", json={"refuse_uploads": "INV-R"}).status_code == 400

@@ -4,6 +4,9 @@
                                               # the exports sensor and its runs, print a summary
     python -m orchestration.embedded --ui     # start the sandbox and the Dagster UI (schedules, sensors live)
 
+Ctrl-C, SIGTERM and SIGHUP (a service manager, a container stop, a CI timeout, a closed terminal)
+all stop it the same way, and with it everything it started: the sandbox and `dagster dev`.
+
 Runs use a real Dagster instance (DAGSTER_HOME, default data/dagster_home) and the warehouse at
 WAREHOUSE_PATH (default data/warehouse.duckdb), so a second run sees what the first one did. The
 sandbox serves two companies (sandbox/tenants.yaml): acme on Jortt's current API, globex on the
@@ -12,8 +15,10 @@ legacy one.
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from sandbox.server import start_sandbox
@@ -22,6 +27,38 @@ JOB_NAME = "routty_sync"
 TENANTS_FILE = Path(__file__).resolve().parent.parent / "sandbox" / "tenants.yaml"
 # Warnings and errors on the console; everything else is in the run's event log (the UI shows it).
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+UI_STOP_GRACE = 15.0  # seconds `dagster dev` gets to stop its services before they are killed
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP stop the runner as Ctrl-C does: as KeyboardInterrupt, so the `finally`
+    blocks stop what it started. SIGINT gets Python's handler even when started ignored (`cmd &` in
+    a script): the children inherit it, and `dagster dev` stops cleanly only through it. A SIGHUP
+    ignored on entry (nohup) stays ignored."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, _interrupt)
+
+
+def _interrupt(signum, frame) -> None:
+    # Through SIGINT's current handler: while a run executes that is Dagster's, which ends the run cleanly.
+    signal.getsignal(signal.SIGINT)(signum, frame)
+
+
+def _stop_if_interrupted(result) -> None:
+    """While a run executes, Dagster takes the signal and ends the run as failed (unexpected
+    termination); the runner then stops too, instead of going on with the next run."""
+    failures = result.filter_events(lambda event: event.is_job_failure)
+    if any(getattr(f.job_failure_data.failure_reason, "value", None) == "UNEXPECTED_TERMINATION" for f in failures):
+        raise KeyboardInterrupt
+
+
+def _ignore_stop_signals() -> None:
+    """Once stopping, a second signal must not cut the (bounded) stopping of the children short."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def _prepare_environment(sandbox_env: dict[str, str]) -> None:
@@ -52,6 +89,7 @@ def run_main_job() -> int:
                                             run_config=QUIET_CONSOLE)
             print(summary(tenant.id, result))
             ok = ok and result.success
+            _stop_if_interrupted(result)
         ok = run_exports_tick(defs, instance) and ok
     return 0 if ok else 1
 
@@ -75,6 +113,7 @@ def run_exports_tick(defs, instance) -> bool:
         print(f"exports of {request.partition_key or 'the tenant'}: run {result.run_id} "
               f"{'succeeded' if result.success else 'FAILED'}; by step {steps.value if steps else '-'}")
         ok = ok and result.success
+        _stop_if_interrupted(result)
     if not requests:
         print("exports: none waiting")
     return ok
@@ -108,18 +147,47 @@ def summary(tenant_id: str, result) -> str:
                      f"{xml.get('records_to_delete', 0):>7}{xml.get('rejected', 0):>9}{uploads:>8}  {latest}")
     sales, received = (metadata.get(f"routty/{flow}_uploads", {}) for flow in ("sales_invoice", "received_invoice"))
     by_status = metadata.get("routty/document_status", {}).get("documents_by_status", {})
+    waiting = {what: sales.get(key, 0) + received.get(key, 0) for key, what in
+               (("failed", "not uploaded (the failed step says why)"), ("blocked_by_attachment", "waiting for their PDF"))}
     lines.append(f"  documents into Routty: {sales.get('uploaded', 0)} sales and {received.get('uploaded', 0)} received "
-                 f"invoice(s) uploaded now; all by status: {by_status or '-'}")
+                 f"invoice(s) uploaded now; " + "".join(f"{n} {what}; " for what, n in waiting.items() if n)
+                 + f"all by status: {by_status or '-'}")
     return "\n".join(lines)
 
 
-def run_ui() -> int:
-    command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml"]
-    print(f"Dagster UI on http://127.0.0.1:3000 (sandbox at {os.environ['ROUTTY_BASE_URL']}); Ctrl-C stops both.")
+def run_ui(port: int) -> int:
+    command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)]
+    print(f"Dagster UI on http://127.0.0.1:{port} (sandbox at {os.environ['ROUTTY_BASE_URL']}); Ctrl-C stops both.")
+    # A process group of its own: `dagster dev` with its webserver, daemon and code servers, stopped as one.
+    ui = subprocess.Popen(command, process_group=0, stdin=subprocess.DEVNULL)
     try:
-        return subprocess.call(command)
+        return ui.wait()
     except KeyboardInterrupt:
         return 0
+    finally:
+        _stop_group(ui)
+
+
+def _stop_group(leader: subprocess.Popen) -> None:
+    """SIGINT to the whole group, as Ctrl-C in a terminal gives it; whatever is left after the grace
+    period is killed."""
+    _ignore_stop_signals()
+    _signal_group(leader.pid, signal.SIGINT)
+    deadline = time.monotonic() + UI_STOP_GRACE
+    while _signal_group(leader.pid, 0) and time.monotonic() < deadline:
+        leader.poll()  # reaps the leader once it exits: only the living count
+        time.sleep(0.1)
+    _signal_group(leader.pid, signal.SIGKILL)
+    leader.wait()
+
+
+def _signal_group(group: int, sig: int) -> bool:
+    """Whether the group still had a process to signal."""
+    try:
+        os.killpg(group, sig)
+        return True
+    except ProcessLookupError:
+        return False
 
 
 def main() -> int:
@@ -128,12 +196,18 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=200, help="vendors in the sandbox dataset")
     parser.add_argument("--seed", type=int, default=42, help="seed of the sandbox dataset")
     parser.add_argument("--port", type=int, default=0, help="sandbox port (0: any free port)")
+    parser.add_argument("--ui-port", type=int, default=3000, help="port of the Dagster UI (with --ui)")
     args = parser.parse_args()
+    _stop_on_signals()
     sandbox = start_sandbox(size=args.size, seed=args.seed, port=args.port)
     try:
         _prepare_environment(sandbox.tenant_env())
-        return run_ui() if args.ui else run_main_job()
+        return run_ui(args.ui_port) if args.ui else run_main_job()
+    except KeyboardInterrupt:
+        print("stopped: interrupted before the end", file=sys.stderr)
+        return 130
     finally:
+        _ignore_stop_signals()
         sandbox.stop()
 
 

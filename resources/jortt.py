@@ -71,6 +71,13 @@ class ClientCredentialsAuth(httpx.Auth):
             return self._token
 
 
+LINK_REFUSED = (401, 403, 404)
+
+
+class DownloadLinkRefused(RemoteError):
+    """Jortt's pre-signed PDF link was refused, a fresh one too: the PDF cannot be had now."""
+
+
 class JorttClient:
     """The current API."""
 
@@ -78,24 +85,43 @@ class JorttClient:
         self.http, self.max_pages = http, max_pages
 
     def pages(self, path: str, params: dict | None = None) -> Iterator[Page]:
-        """Every page of a list, following `_links.next` until it is null."""
-        url, params = path, dict(params or {})
+        """Every page of a list, following `_links.next` until it is null. The bearer token goes with
+        every request, so a link is followed only on the configured origin (that of the first page,
+        which is at the base URL); a link elsewhere is a RemoteError, never requested."""
+        url, params, origin = path, dict(params or {}), None
         for _ in range(self.max_pages):
-            parsed = self.http.get_json(url, params=params)
+            response = self.http.request("GET", url, params=params)
+            origin = origin or (response.url.scheme, response.url.host, response.url.port)
+            parsed = response.json()
             yield Page(parsed)
             next_link = (parsed.get("_links") or {}).get("next")
             if not next_link or not next_link.get("href"):
                 return
             url, params = next_link["href"], None  # the link carries its own query
+            link = httpx.URL(url)  # a link without a host stays under the base URL
+            if link.host and (link.scheme, link.host, link.port) != origin:
+                elsewhere = f"{link.scheme}://{link.host}" + (f":{link.port}" if link.port else "")
+                raise RemoteError(self.http.system, None, f"{path}: next link leads to another origin "
+                                  f"({elsewhere}); not followed, as it would receive our token")
         raise RemoteError(self.http.system, None, f"{path} still had pages after max_pages={self.max_pages}")
 
     def get(self, path: str) -> dict:
         return self.http.get_json(path)
 
     def invoice_pdf(self, invoice_id: str) -> bytes:
-        """The invoice as Jortt renders it: the download endpoint answers a pre-signed link."""
-        link = self.http.get_json(f"/invoices/{invoice_id}/download")["data"]["download_location"]
-        return presigned_request(f"{self.http.system} download", "GET", link).content
+        """The invoice as Jortt renders it: the download endpoint answers a pre-signed link. A link
+        refused or gone (401/403/404) is no credential of ours: a fresh one is asked for once, then
+        DownloadLinkRefused."""
+        for _ in range(2):
+            link = self.http.get_json(f"/invoices/{invoice_id}/download")["data"]["download_location"]
+            try:
+                return presigned_request(f"{self.http.system} download", "GET", link).content
+            except RemoteError as error:
+                if error.status not in LINK_REFUSED:
+                    raise
+                refused = error
+        raise DownloadLinkRefused(self.http.system, refused.status,
+                                  f"invoice {invoice_id}: PDF download link refused twice: {refused}", refused.code)
 
 
 class JorttLegacyClient:

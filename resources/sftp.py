@@ -3,8 +3,9 @@
 A tenant's settings come from its environment (see resources/tenants.py), never from config:
 ROUTTY_SFTP_HOST, ROUTTY_SFTP_PORT (default 22), ROUTTY_SFTP_PATH (the remote folder),
 ROUTTY_SFTP_USER, then ROUTTY_SFTP_PRIVATE_KEY (the key text: OpenSSH or PEM, ed25519/RSA/ECDSA,
-unencrypted) or else ROUTTY_SFTP_PASSWORD, and optionally ROUTTY_SFTP_HOST_KEY (the server's
-public key line, `ssh-ed25519 AAAA...`) to pin the server.
+unencrypted) or else ROUTTY_SFTP_PASSWORD, and ROUTTY_SFTP_HOST_KEY (the server's public key line,
+`ssh-ed25519 AAAA...`) to pin the server. Without a pin nothing connects, unless
+ROUTTY_SFTP_INSECURE_ACCEPT_ANY_HOST_KEY=true says to accept any server (a warning at every connection).
 
 Uploads are atomic: Routty may pick a file up the moment its name appears, so the bytes go to a
 hidden temporary name in the same folder first and are renamed onto the final name only when
@@ -44,6 +45,8 @@ _KEY_CLASSES = (
     (ed25519.Ed25519PrivateKey, paramiko.Ed25519Key),
     (ec.EllipticCurvePrivateKey, paramiko.ECDSAKey),
 )
+# Without a pin a man in the middle could receive the documents (and a password): opting out must be explicit.
+INSECURE_OPT_OUT = "ROUTTY_SFTP_INSECURE_ACCEPT_ANY_HOST_KEY"
 # Host key algorithms to offer when a key of this type is pinned: an RSA host key signs with any of these.
 _HOST_KEY_ALGORITHMS = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")}
 
@@ -64,7 +67,7 @@ class SftpSettings:
     user: str
     pkey: paramiko.PKey | None
     password: str | None
-    host_key: str | None  # "type base64"
+    host_key: str | None  # "type base64"; None only with the insecure opt-out
     env_prefix: str
 
     @classmethod
@@ -77,6 +80,13 @@ class SftpSettings:
         pinned = tenant.secret("ROUTTY_SFTP_HOST_KEY").split() if tenant.has("ROUTTY_SFTP_HOST_KEY") else None
         if pinned is not None and len(pinned) < 2:
             raise dg.Failure(f"tenant {tenant.id}: {tenant.env_prefix}ROUTTY_SFTP_HOST_KEY must read 'TYPE BASE64'")
+        if pinned is None and not _accepts_any_host_key(tenant):
+            raise dg.Failure(
+                f"tenant {tenant.id}: {tenant.env_prefix}ROUTTY_SFTP_HOST_KEY is not set: pin the server's key "
+                "(its public key line, from its operator or `ssh-keyscan -t ed25519 HOST` on a trusted "
+                "network), or set "
+                f"{tenant.env_prefix}{INSECURE_OPT_OUT}=true to accept any server, impostors included"
+            )
         return cls(
             host=tenant.secret("ROUTTY_SFTP_HOST"),
             port=int(port),
@@ -90,6 +100,14 @@ class SftpSettings:
 
     def var(self, name: str) -> str:
         return f"{self.env_prefix}ROUTTY_SFTP_{name}"
+
+
+def _accepts_any_host_key(tenant: Tenant) -> bool:
+    """The explicit opt-out from pinning. Only `true` or `false`: a typo must not open the door."""
+    value = tenant.secret(INSECURE_OPT_OUT).strip().lower() if tenant.has(INSECURE_OPT_OUT) else "false"
+    if value not in ("true", "false"):
+        raise dg.Failure(f"tenant {tenant.id}: {tenant.env_prefix}{INSECURE_OPT_OUT} must be true or false")
+    return value == "true"
 
 
 def _private_key(tenant: Tenant, text: str) -> paramiko.PKey:
@@ -286,12 +304,11 @@ class SftpDropFolder:
         s = self.settings
         offered = f"{key.get_name()} {key.get_base64()}"
         if s.host_key is None:
-            # Trust on every use: without a pin we cannot tell the real server from a man in the middle,
-            # which could then receive the documents (and a password, with password auth). Pinning costs
-            # one setting; unpinned keeps first-time setup simple. The log line gives the value to pin.
+            # The opt-out: said at every connection, so it is not forgotten. The line gives the value to pin.
             log.warning(
-                "%s: %s:%d host key %s not verified (%s unset); to pin it, set %s=%r",
-                self.system, s.host, s.port, key.fingerprint, s.var("HOST_KEY"), s.var("HOST_KEY"), offered,
+                "%s: %s:%d host key %s NOT VERIFIED: %s=true accepts any server; to pin this one, set %s=%r",
+                self.system, s.host, s.port, key.fingerprint, f"{s.env_prefix}{INSECURE_OPT_OUT}",
+                s.var("HOST_KEY"), offered,
             )
         elif offered != s.host_key:
             raise HostKeyMismatch(

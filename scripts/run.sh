@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+# exec: the runner is this process, so SIGTERM/SIGHUP from a service manager or CI reach the Python
+# runner itself, which stops everything it started (orchestration/embedded.py).
 exec .venv/bin/python -m orchestration.embedded "$@"

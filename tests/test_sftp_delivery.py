@@ -18,7 +18,7 @@ from resources.sftp import HostKeyMismatch, SftpResource
 from resources.tenants import Tenant
 from tests.sftp_server import SftpServer, free_port, keygen
 
-NAMES = ("HOST", "PORT", "PATH", "USER", "PASSWORD", "PRIVATE_KEY", "HOST_KEY")
+NAMES = ("HOST", "PORT", "PATH", "USER", "PASSWORD", "PRIVATE_KEY", "HOST_KEY", "INSECURE_ACCEPT_ANY_HOST_KEY")
 DEFAULT = Tenant("default")
 
 
@@ -187,11 +187,43 @@ def test_host_key_mismatch_fails_clearly(env, monkeypatch, tmp_path):
     assert os.listdir(env.folder) == []
 
 
-def test_unpinned_host_key_is_accepted_and_its_fingerprint_logged(env, monkeypatch, caplog):
+@pytest.mark.parametrize("tenant", [DEFAULT, Tenant("acme", "ACME_")], ids=["default", "prefixed"])
+def test_unpinned_host_key_fails_before_connecting_naming_the_tenant_and_the_variable(env, monkeypatch, tenant):
+    for name, value in env.env(prefix=tenant.env_prefix).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("ROUTTY_SFTP_HOST_KEY")
+    monkeypatch.delenv(f"{tenant.env_prefix}ROUTTY_SFTP_HOST_KEY", raising=False)
+    connects = count_connects(monkeypatch)
+    pin, opt_out = (f"{tenant.env_prefix}ROUTTY_SFTP_{name}" for name in ("HOST_KEY", "INSECURE_ACCEPT_ANY_HOST_KEY"))
+    with pytest.raises(dg.Failure, match=rf"tenant {tenant.id}: {pin} is not set.*{opt_out}=true"):
+        upload(b"<x/>", tenant=tenant)
+    monkeypatch.setenv(opt_out, "yes")  # only true or false: a typo must not open the door
+    with pytest.raises(dg.Failure, match=rf"tenant {tenant.id}: {opt_out} must be true or false"):
+        upload(b"<x/>", tenant=tenant)
+    assert connects == [] and os.listdir(env.folder) == []
+
+
+def test_insecure_opt_out_accepts_any_host_key_and_warns_at_every_connection(env, monkeypatch, caplog):
+    monkeypatch.delenv("ROUTTY_SFTP_HOST_KEY")
+    monkeypatch.setenv("ROUTTY_SFTP_INSECURE_ACCEPT_ANY_HOST_KEY", "true")
     with caplog.at_level(logging.WARNING, logger="resources.sftp"):
         upload(b"<x/>")
-    assert "not verified" in caplog.text and "SHA256:" in caplog.text and env.host_key.split()[1] in caplog.text
+        upload(b"<y/>")
+    warnings = [r.getMessage() for r in caplog.records if "ROUTTY_SFTP_INSECURE_ACCEPT_ANY_HOST_KEY" in r.getMessage()]
+    assert len(warnings) == 2  # one per connection, not once per process
+    assert "SHA256:" in warnings[0] and env.host_key.split()[1] in warnings[0]  # the value to pin
+    assert (Path(env.folder) / "parties.xml").read_bytes() == b"<y/>"
+
+
+def test_pinned_host_key_wins_over_the_opt_out(env, monkeypatch, tmp_path, caplog):
+    monkeypatch.setenv("ROUTTY_SFTP_INSECURE_ACCEPT_ANY_HOST_KEY", "true")
+    monkeypatch.setenv("ROUTTY_SFTP_HOST_KEY", keygen(tmp_path / "impostor", "ed25519")[1])
+    with pytest.raises(HostKeyMismatch):
+        upload(b"<x/>")
+    monkeypatch.setenv("ROUTTY_SFTP_HOST_KEY", env.host_key)
+    with caplog.at_level(logging.WARNING, logger="resources.sftp"):
+        upload(b"<x/>")
+    assert "INSECURE" not in caplog.text
 
 
 def test_tenant_prefix_wins_over_the_shared_names(env, monkeypatch, tmp_path):

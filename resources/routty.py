@@ -78,27 +78,27 @@ class RouttyClient:
     def upload_masterdata(self, xml: bytes, correlation_id: str) -> str:
         """Send one masterdata list; returns Routty's statusId.
 
-        Not idempotent (Routty processes every upload it receives): an answer lost after it may
-        have landed raises OutcomeUnknown; the push ledger shows such an attempt and the next run decides.
+        Idempotent by outcome: Routty applies a list record by record, by key, so the same bytes
+        twice leave it as once (a second statusId for the same content). A lost answer is retried.
         """
         response = self.http.request(
             "POST",
             "/connector-api/masterdata",
             content=xml,
             headers={"content-type": "application/xml", "x-correlation-id": correlation_id},
-            idempotent=False,
+            idempotent=True,
         )
         return response.json()["statusId"]
 
     def delete_masterdata(self, record_type: str, numbers: list[str], correlation_id: str) -> str:
-        """Delete records by key (ASSUMED body {"type", "numbers"}); returns Routty's statusId. Not
-        idempotent: a repeat is a second upload in Routty, which may fail on keys already gone."""
+        """Delete records by key (ASSUMED body {"type", "numbers"}); returns Routty's statusId.
+        Idempotent by outcome: a repeat finds the keys gone already (Routty reports them notFound)."""
         response = self.http.request(
             "POST",
             "/connector-api/masterdata/delete",
             json={"type": record_type, "numbers": numbers},
             headers={"x-correlation-id": correlation_id},
-            idempotent=False,
+            idempotent=True,
         )
         return response.json()["statusId"]
 

@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS sync.masterdata_uploads (
     correlation_id VARCHAR NOT NULL,
     status_id      VARCHAR,           -- NULL: the upload was attempted but not confirmed
     record_count   INTEGER NOT NULL,
-    status         VARCHAR NOT NULL,  -- Sending | Pending | Processing | Success | Failed | Delivered | Resent | Abandoned
+    status         VARCHAR NOT NULL,  -- Sending | Unconfirmed | Pending | Processing | Success | Failed | Delivered | Resent | Abandoned
     errors         JSON,
     sent_at        TIMESTAMP NOT NULL,
     checked_at     TIMESTAMP,

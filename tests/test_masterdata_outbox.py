@@ -113,3 +113,23 @@ def test_a_stale_attempt_of_bytes_no_build_carries_is_abandoned(synced):
         conn.execute("UPDATE sync.masterdata_uploads SET sent_at = sent_at - INTERVAL 1 HOUR WHERE status = 'Sending'")
     run(synced, PARTY_PUSH)
     assert "Sending" not in upload_statuses("PartyList") and "Abandoned" in upload_statuses("PartyList")
+
+
+def test_an_upload_that_ended_without_an_answer_is_sent_again_by_the_next_push(synced, sandbox, monkeypatch):
+    """A lost answer (after the bounded retries) fails the push; the attempt is 'Unconfirmed', not in
+    flight, so the next push sends the same bytes at once instead of waiting out the lease."""
+    from resources.http import OutcomeUnknown
+    from resources.routty import RouttyClient
+
+    change_parties({party_numbers(1)[0]: "Changed"})
+    run(synced, PARTY_XML)
+
+    def lost(self, xml, correlation_id):
+        raise OutcomeUnknown("routty", 502, "the answer was lost")
+
+    with monkeypatch.context() as patch, pytest.raises(AssertionError, match="party_list_push"):
+        patch.setattr(RouttyClient, "upload_masterdata", lost)
+        run(synced, PARTY_PUSH)
+    assert upload_statuses("PartyList")[-1] == "Unconfirmed"
+    assert run(synced, PARTY_PUSH)[f"routty/{PARTIES.name}_push"]["documents_pushed"] == 1
+    assert "Unconfirmed" not in upload_statuses("PartyList") and "Resent" in upload_statuses("PartyList")

@@ -271,10 +271,13 @@ class Booker:
         held = row["step"] == "booking" and row["claimed_by"] not in (None, self.claimant)
         if held and self.is_live(row["claimed_by"]) and not row["lease_over"]:
             return None
-        won = conn.execute(
-            """UPDATE sync.routty_exports SET step = 'booking', claimed_by = ?, claimed_at = now()::TIMESTAMP
-               WHERE tenant_id = ? AND document_id = ? AND step = ? AND claimed_by IS NOT DISTINCT FROM ?""",
-            [self.claimant, self.tenant_id, document_id, row["step"], row["claimed_by"]]).fetchone()[0]
+        try:
+            won = conn.execute(
+                """UPDATE sync.routty_exports SET step = 'booking', claimed_by = ?, claimed_at = now()::TIMESTAMP
+                   WHERE tenant_id = ? AND document_id = ? AND step = ? AND claimed_by IS NOT DISTINCT FROM ?""",
+                [self.claimant, self.tenant_id, document_id, row["step"], row["claimed_by"]]).fetchone()[0]
+        except duckdb.TransactionException:  # another connection of this process updated the row first
+            return None
         return {**row, "step": "booking", "claimed_by": self.claimant} if won == 1 else None
 
     def _advance(self, conn, row: dict, assignments: str, values: list) -> bool:

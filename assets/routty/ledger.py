@@ -63,6 +63,15 @@ def record_sent(conn, tenant_id: str, list_type: str, content_hash: str, sent_at
     )
 
 
+def record_unconfirmed(conn, tenant_id: str, list_type: str, content_hash: str, sent_at) -> None:
+    """The attempt ended without an answer (an error, an interrupted run): it may have arrived."""
+    conn.execute(
+        """UPDATE sync.masterdata_uploads SET status = 'Unconfirmed'
+           WHERE tenant_id = ? AND list_type = ? AND content_hash = ? AND sent_at = ? AND status = 'Sending'""",
+        [tenant_id, list_type, content_hash, sent_at],
+    )
+
+
 def sending_now(conn, tenant_id: str, list_type: str, content_hash: str) -> bool:
     """Another push is sending these very bytes now: sending them too would only duplicate them."""
     return conn.execute(
@@ -72,17 +81,18 @@ def sending_now(conn, tenant_id: str, list_type: str, content_hash: str) -> bool
 
 
 def settle_unconfirmed(conn, tenant_id: str, list_type: str, content_hash: str | None = None) -> None:
-    """'Sending' rows no push will complete: of these bytes once they arrived after all ('Resent'),
-    or, past the lease, of bytes no current build carries ('Abandoned': their records were never
-    marked sent, so the delta still holds them)."""
+    """Attempts no push will complete ('Unconfirmed', or 'Sending' past the lease): of these bytes
+    once they arrived after all ('Resent'), else ('Abandoned') of bytes no current build carries:
+    their records were never marked sent, so the delta still holds them."""
     if content_hash is not None:
         conn.execute("""UPDATE sync.masterdata_uploads SET status = 'Resent' WHERE tenant_id = ? AND list_type = ?
-                        AND content_hash = ? AND status = 'Sending' AND status_id IS NULL""",
+                        AND content_hash = ? AND status IN ('Sending', 'Unconfirmed') AND status_id IS NULL""",
                      [tenant_id, list_type, content_hash])
         return
     conn.execute(
         f"""UPDATE sync.masterdata_uploads SET status = 'Abandoned' WHERE tenant_id = ? AND list_type IN (?, ?)
-            AND status = 'Sending' AND sent_at <= now()::TIMESTAMP - INTERVAL {SENDING_LEASE_SECONDS} SECOND""",
+            AND (status = 'Unconfirmed' OR status = 'Sending'
+                 AND sent_at <= now()::TIMESTAMP - INTERVAL {SENDING_LEASE_SECONDS} SECOND)""",
         [tenant_id, list_type, f"{list_type}:delete"])
 
 

@@ -59,7 +59,12 @@ def send_once(warehouse: DuckDBResource, tenant_id: str, list_type: str, content
         # Stable per content: Routty's logs tie every attempt at this upload to one id.
         correlation_id = f"{tenant_id}:{list_type}:{content_hash[:16]}"
         sent_at = ledger.record_attempt(conn, tenant_id, list_type, content_hash, correlation_id, records)
-    status_id = send(correlation_id)
+    try:
+        status_id = send(correlation_id)
+    except BaseException:
+        with warehouse.get_connection() as conn:  # no longer in flight: the next push may send it again
+            ledger.record_unconfirmed(conn, tenant_id, list_type, content_hash, sent_at)
+        raise
     with warehouse.get_connection() as conn:
         ledger.record_sent(conn, tenant_id, list_type, content_hash, sent_at, status_id, arrived_status)
         ledger.settle_unconfirmed(conn, tenant_id, list_type, content_hash)

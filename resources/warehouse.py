@@ -215,8 +215,9 @@ def land_spool(
     `track_cursor=False` for a backfill of a past period: it must not move the cursor.
     `complete` = the chunks hold the whole stream (a full read): records missing from them are
     marked `deleted_at` in staging (and revived if they come back), unless the read rejected a record
-    (it may be the one that seems gone) or they are more than `max_delete_share` of the live rows (a
-    read cut short looks like that): then none is marked.
+    without its key (it may be one that seems gone) or they are more than `max_delete_share` of the
+    live rows (a read cut short looks like that): then none is marked. A record rejected with its key
+    is still at the source: its row stays.
     `read_started`: the cursor never passes it, so one record dated in the future cannot freeze it.
     """
     ensure_schema(conn)
@@ -231,13 +232,14 @@ def land_spool(
             totals.duplicates += _drop_seen_before(conn, spec)
             with _transaction(conn):
                 totals.rejected += _write_rejects(conn, spec, tenant_id)
+                totals.unidentified += _count(conn, "incoming WHERE _problem IS NOT NULL AND _pk IS NULL")
                 totals.add_upsert(*_upsert_good_rows(conn, spec, tenant_id))
             _remember(conn, spec)
         future, future_keys = _future_dated(conn, spec)
         with _transaction(conn):
-            # A record rejected in a full read is still at the source (its key may be what is broken),
-            # so the read cannot tell what disappeared: deletions wait for a full read without rejects.
-            judged = complete and totals.rejected == 0
+            # A record rejected without its key is still at the source, as one of the rows that seem
+            # gone: the read cannot tell which, so deletions wait for a read where every record has one.
+            judged = complete and totals.unidentified == 0
             disappeared, held, live = _mark_disappeared(conn, spec, tenant_id, max_delete_share) if judged else (0, 0, 0)
             # A rejected record must be read again once fixed at the source, so rejects hold the cursor;
             # so does a read the deletion guard doubts: it may have stopped short.
@@ -259,6 +261,7 @@ class _Totals:
     changed: int = 0
     new: int = 0
     rejected: int = 0
+    unidentified: int = 0  # rejected records without a key
     duplicates: int = 0
     unexpected: set = field(default_factory=set)
     missing: set | None = None  # expected fields no chunk carried
@@ -337,6 +340,10 @@ def _schema_drift(conn: duckdb.DuckDBPyConnection, spec: StreamSpec) -> tuple[li
     return sorted(seen - expected), sorted(typed - seen)
 
 
+def _count(conn: duckdb.DuckDBPyConnection, rows: str) -> int:
+    return conn.execute(f"SELECT count(*) FROM {rows}").fetchone()[0]
+
+
 def _write_rejects(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str) -> int:
     conn.execute(
         f"""INSERT OR REPLACE INTO sync.rejects
@@ -345,7 +352,7 @@ def _write_rejects(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id:
            FROM incoming WHERE _problem IS NOT NULL""",
         [tenant_id, spec.name],
     )
-    return conn.execute("SELECT count(*) FROM incoming WHERE _problem IS NOT NULL").fetchone()[0]
+    return _count(conn, "incoming WHERE _problem IS NOT NULL")
 
 
 def _upsert_good_rows(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str) -> tuple[int, int, int, int]:

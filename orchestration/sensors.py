@@ -15,7 +15,9 @@ import hashlib
 import json
 import os
 import time
-from contextlib import ExitStack
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import TypeVar
 
 import dagster as dg
 
@@ -23,13 +25,66 @@ from assets.routty.catalog import DOCUMENTS
 from assets.routty.document_status import KEY_OF_FLOW
 from assets.routty.documents_in_flight import read_in_flight
 from orchestration.jobs import document_status_job, exports_job, masterdata_status_job
-from resources.http import RemoteError
+from resources.http import CredentialsError
 from resources.routty import EXPORT_OUTPUT_KEY, RouttyResource
 from resources.tenants import all_tenants, tenant_partitions
 
 PUSH_ASSET_KEYS = [doc.push_key for doc in DOCUMENTS]
 MAX_POLLS_PER_TICK = 50
 POLL_BUDGET_SECONDS = 30.0  # well inside Dagster's 60 s sensor limit
+T = TypeVar("T")
+
+
+class Tick:
+    """One evaluation's budget, and what it left undone. No call starts once the budget is spent
+    (with the clients' SENSOR_POLICY a call started in time ends long before 60 s); the rest waits
+    for the next tick. An error of any kind costs only its item, or its tenant: a sensor that raises
+    would stop the tracking of every tenant."""
+
+    def __init__(self, log):
+        self.log, self.deadline, self.left = log, time.monotonic() + POLL_BUDGET_SECONDS, {}
+
+    def spent(self) -> bool:
+        return time.monotonic() > self.deadline
+
+    def each(self, tenant_ids: Iterable[str]) -> Iterator[str]:
+        """The tenants this tick still has time for; the others are noted as left."""
+        for tenant_id in tenant_ids:
+            if self.spent():
+                self.leave(tenant_id, "out of time")
+            else:
+                yield tenant_id
+
+    def leave(self, tenant_id: str, why: str) -> None:
+        self.left[tenant_id] = why
+
+    @contextmanager
+    def contained(self, tenant_id: str) -> Iterator[None]:
+        """The tenant's part of the tick; an error ends that part only (what it had not yet
+        recorded, in the cursor too, stays as it was) and is logged naming the tenant."""
+        try:
+            yield
+        except CredentialsError as error:
+            self.leave(tenant_id, "key refused")
+            self.log.warning(f"tenant {tenant_id}: skipped until its key is fixed: {error}")
+        except Exception as error:  # noqa: BLE001 - one tenant's trouble must not stop the others
+            self.leave(tenant_id, type(error).__name__)
+            self.log.warning(f"tenant {tenant_id}: skipped this tick, next tick again: {type(error).__name__}: {error}")
+
+    def read(self, what: str, call: Callable[[], T]) -> T | None:
+        """call(), or None when it failed: that item waits for the next tick, the others go on. A
+        refused key is the tenant's trouble (every call would fail alike): it ends the tenant's part."""
+        try:
+            return call()
+        except CredentialsError:
+            raise
+        except Exception as error:  # noqa: BLE001 - one item's trouble must not stop the others' tracking
+            self.log.warning(f"{what}: not read, next tick again: {type(error).__name__}: {error}")
+            return None
+
+    def summary(self, nothing: str) -> str:
+        """The skip reason of a tick without run requests: what it left, if anything."""
+        return nothing + "".join(f"; {t}: {why}" for t, why in sorted(self.left.items()))
 
 
 def _new_uploads(instance: dg.DagsterInstance, after_storage_id: int) -> tuple[dict[str, str], int]:
@@ -59,26 +114,31 @@ def masterdata_status_sensor(context: dg.SensorEvaluationContext, routty: Routty
     new, state["after"] = _new_uploads(context.instance, state["after"])
     in_flight: dict[str, str] = {**state["in_flight"], **new}
 
-    settled, started = {}, time.monotonic()
-    with routty.client() as client:
-        for status_id in list(in_flight)[:MAX_POLLS_PER_TICK]:
-            if time.monotonic() - started > POLL_BUDGET_SECONDS:
-                break
-            label = in_flight.pop(status_id)
-            try:
-                result = client.masterdata_status(status_id)
-            except RemoteError as error:  # one upload's trouble must not stop the others' tracking
-                context.log.warning(f"masterdata upload {label} ({status_id}): status not read, next tick again: {error}")
-                in_flight[status_id] = label
-                continue
-            if result.is_terminal:
-                settled[status_id] = (label, result.status)
-                context.log.info(f"masterdata upload {label} ({status_id}): {result.status} {result.errors or ''}")
-            else:
-                in_flight[status_id] = label  # back of the queue: every upload gets its turn
-    state["in_flight"] = in_flight
+    tick, polled, settled = Tick(context.log), [], {}
+    by_tenant: dict[str, list[str]] = {}
+    for status_id in list(in_flight)[:MAX_POLLS_PER_TICK]:
+        by_tenant.setdefault(str(in_flight[status_id]).split("/")[0], []).append(status_id)
+    with routty.client(for_sensor=True) as client:  # the key the pushes use
+        for tenant_id in tick.each(by_tenant):
+            with tick.contained(tenant_id):
+                for status_id in by_tenant[tenant_id]:
+                    if tick.spent():
+                        tick.leave(tenant_id, "out of time")
+                        break
+                    label = in_flight[status_id]
+                    polled.append(status_id)
+                    result = tick.read(f"masterdata upload {label} ({status_id})",
+                                       lambda: client.masterdata_status(status_id))
+                    if result is not None and result.is_terminal:
+                        settled[status_id] = (label, result.status)
+                        context.log.info(f"masterdata upload {label} ({status_id}): {result.status} {result.errors or ''}")
+    # Those polled go to the back of the queue (every upload gets its turn), those settled leave it.
+    state["in_flight"] = {**{s: l for s, l in in_flight.items() if s not in polled},
+                          **{s: in_flight[s] for s in polled if s not in settled}}
 
-    return dg.SensorResult(run_requests=_status_runs(settled), cursor=json.dumps(state))
+    requests = _status_runs(settled)
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(state),
+                           skip_reason=None if requests else tick.summary("no upload settled"))
 
 
 def _status_runs(settled: dict[str, tuple[str, str]]) -> list[dg.RunRequest]:
@@ -110,25 +170,27 @@ def _rotated(documents: list[dict], after: str) -> list[dict]:
     return [d for d in ordered if d["document_id"] > after] + [d for d in ordered if d["document_id"] <= after]
 
 
-def _poll_tenant(routty: RouttyResource, tenant, documents: list[dict], budget: int, deadline: float,
-                 log) -> tuple[list[dict], str | None]:
-    """(what changed, the last document polled) for at most `budget` documents, before `deadline`."""
+def _poll_tenant(routty: RouttyResource, tenant, documents: list[dict], budget: int,
+                 tick: Tick) -> tuple[list[dict], str | None]:
+    """(what changed, the last document polled) for at most `budget` documents, while the tick lasts."""
     changed, last = [], None
-    clients: dict[str, object] = {}
     with ExitStack() as stack:
-        for doc in documents[:budget]:
-            if time.monotonic() > deadline:
+        clients: dict[str, object] = {}
+
+        def client(flow: str):
+            if flow not in clients:
+                clients[flow] = stack.enter_context(routty.client(tenant, KEY_OF_FLOW[flow], for_sensor=True))
+            return clients[flow]
+
+        batch = documents[:budget]
+        for n, doc in enumerate(batch):
+            if tick.spent():
+                tick.leave(tenant.id, f"{len(batch) - n} document(s) not polled")
                 break
-            if doc["flow"] not in clients:
-                clients[doc["flow"]] = stack.enter_context(routty.client(tenant, KEY_OF_FLOW[doc["flow"]]))
-            try:
-                seen = clients[doc["flow"]].input_document_status(doc["document_id"], doc["correlation_id"])
-            except RemoteError as error:  # one document's trouble must not stop the others' tracking
-                log.warning(f"document {doc['correlation_id']} ({doc['document_id']}): status not read: {error}")
-                continue
-            finally:
-                last = doc["document_id"]
-            if seen.status != doc["status"]:
+            last = doc["document_id"]
+            seen = tick.read(f"document {doc['correlation_id']} ({doc['document_id']})",
+                             lambda: client(doc["flow"]).input_document_status(doc["document_id"], doc["correlation_id"]))
+            if seen is not None and seen.status != doc["status"]:
                 changed.append({"document_id": seen.document_id, "status": seen.status,
                                 "status_changed_on": seen.status_changed_on, "error_code": seen.error_code,
                                 "error_message": seen.error_message})
@@ -150,21 +212,23 @@ def document_status_sensor(context: dg.SensorEvaluationContext, routty: RouttyRe
     tenants = [(t, docs) for t in all_tenants() if (docs := read_in_flight(t.id))]
     if not tenants:
         return dg.SkipReason("no document in flight")
-    deadline, budget = time.monotonic() + POLL_BUDGET_SECONDS, max(10, MAX_DOCUMENT_POLLS_PER_TICK // len(tenants))
-    requests, partitioned = [], tenant_partitions() is not None
-    for tenant, documents in tenants:
-        changed, last = _poll_tenant(routty, tenant, _rotated(documents, cursor.get(tenant.id, "")), budget,
-                                     deadline, context.log)
-        cursor[tenant.id] = last or cursor.get(tenant.id, "")
-        if changed:
-            digest = hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:16]
-            requests.append(dg.RunRequest(
-                run_key=f"document-status-{tenant.id}-{digest}",
-                partition_key=tenant.id if partitioned else None,
-                run_config={"ops": {DOCUMENT_STATUS_OP: {"config": {"observed": changed}}}},
-                tags={"routty/document_changes": str(len(changed))},
-            ))
-    return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))
+    tick, budget = Tick(context.log), max(10, MAX_DOCUMENT_POLLS_PER_TICK // len(tenants))
+    requests, partitioned, documents_of = [], tenant_partitions() is not None, {t.id: (t, d) for t, d in tenants}
+    for tenant_id in tick.each(documents_of):
+        tenant, documents = documents_of[tenant_id]
+        with tick.contained(tenant_id):
+            changed, last = _poll_tenant(routty, tenant, _rotated(documents, cursor.get(tenant_id, "")), budget, tick)
+            cursor[tenant_id] = last or cursor.get(tenant_id, "")
+            if changed:
+                digest = hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:16]
+                requests.append(dg.RunRequest(
+                    run_key=f"document-status-{tenant_id}-{digest}",
+                    partition_key=tenant_id if partitioned else None,
+                    run_config={"ops": {DOCUMENT_STATUS_OP: {"config": {"observed": changed}}}},
+                    tags={"routty/document_changes": str(len(changed))},
+                ))
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor),
+                           skip_reason=None if requests else tick.summary("no document changed"))
 
 
 # ---------------------------------------------------------------- exports waiting for pickup
@@ -196,29 +260,31 @@ def exports_sensor(context: dg.SensorEvaluationContext, routty: RouttyResource) 
     last requested; an export that leaves the list (acknowledged) leaves the cursor."""
     cursor = json.loads(context.cursor) if context.cursor else {}
     now, retry_after = time.time(), exports_retry_minutes() * 60
-    requests, partitioned = [], tenant_partitions() is not None
-    for tenant in all_tenants():
-        # A cursor of the earlier shape (a list of ids) counts as requested long ago.
-        requested = cursor.get(tenant.id) or {}
-        requested = requested if isinstance(requested, dict) else dict.fromkeys(requested, 0.0)
-        try:
-            with routty.client(tenant, EXPORT_OUTPUT_KEY) as client:
+    tick, requests, partitioned = Tick(context.log), [], tenant_partitions() is not None
+    tenants = {t.id: t for t in all_tenants()}
+    for tenant_id in tick.each(tenants):
+        with tick.contained(tenant_id):
+            requested = _requested(cursor.get(tenant_id))
+            with routty.client(tenants[tenant_id], EXPORT_OUTPUT_KEY, for_sensor=True) as client:
                 waiting = [item["documentId"] for item in client.output_documents()]
-        except RemoteError as error:  # one tenant's trouble must not stop the others' pickup
-            context.log.warning(f"exports of tenant {tenant.id} not listed: {error}")
-            continue
-        due = _due(requested, waiting, now, retry_after)
-        cursor[tenant.id] = {d: (now if d in due else requested[d]) for d in waiting}
-        if not due:
-            continue
-        again = sum(d in requested for d in due)
-        digest = hashlib.sha256(f"{now} {' '.join(due)}".encode()).hexdigest()[:16]  # a request again is a new run
-        requests.append(dg.RunRequest(
-            run_key=f"exports-{tenant.id}-{digest}",
-            partition_key=tenant.id if partitioned else None,
-            run_config={"ops": {EXPORT_PICKUP_OP: {"config": {"document_ids": due}}}},
-            tags={"routty/exports": str(len(due)), "routty/exports_again": str(again)},
-        ))
-    if not requests:
-        return dg.SensorResult(skip_reason="no export newly waiting or waiting too long", cursor=json.dumps(cursor))
-    return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))
+            due = _due(requested, waiting, now, retry_after)
+            cursor[tenant_id] = {d: (now if d in due else requested[d]) for d in waiting}
+            if due:
+                again = sum(d in requested for d in due)
+                digest = hashlib.sha256(f"{now} {' '.join(due)}".encode()).hexdigest()[:16]  # again: a new run
+                requests.append(dg.RunRequest(
+                    run_key=f"exports-{tenant_id}-{digest}",
+                    partition_key=tenant_id if partitioned else None,
+                    run_config={"ops": {EXPORT_PICKUP_OP: {"config": {"document_ids": due}}}},
+                    tags={"routty/exports": str(len(due)), "routty/exports_again": str(again)},
+                ))
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor), skip_reason=None if requests
+                           else tick.summary("no export newly waiting or waiting too long"))
+
+
+def _requested(entry) -> dict[str, float]:
+    """A tenant's cursor entry: when each export still waiting was last requested. An entry of the
+    earlier shape (a list of ids) counts as requested long ago; one of no known shape as empty."""
+    if isinstance(entry, dict):
+        return entry
+    return dict.fromkeys(entry if isinstance(entry, list) else [], 0.0)

@@ -37,6 +37,11 @@ SALES_INPUT_KEY = "ROUTTY_INPUT_OUTBOUND_API_KEY"  # Input × Outbound: sales do
 RECEIVED_INPUT_KEY = "ROUTTY_INPUT_INBOUND_API_KEY"  # Input × Inbound: received (purchase) documents in
 EXPORT_OUTPUT_KEY = "ROUTTY_OUTPUT_INBOUND_API_KEY"  # Output × Inbound: exports out, feedback
 
+# A sensor tick must end well inside Dagster's 60 s evaluation limit: short timeouts, one quick
+# retry, never a long wait (a Retry-After beyond the cap is left to the next tick).
+SENSOR_POLICY = RetryPolicy(max_attempts=2, backoff_initial=0.2, backoff_cap=2.0)
+SENSOR_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+
 # Input-document statuses after which Routty does nothing more on its own. Error stays until the
 # document is cancelled (or reprocessed in Routty); Unknown: Routty no longer knows the documentId.
 DOCUMENT_FINAL_STATUSES = frozenset({"Success", "Cancelled", "Rejected", "Error", "Unknown"})
@@ -219,14 +224,17 @@ class RouttyResource(dg.ConfigurableResource):
         return self.api_key, CREDENTIALS_HINT
 
     @contextmanager
-    def client(self, tenant: Tenant | None = None, key_name: str = MASTERDATA_KEY) -> Iterator[RouttyClient]:
+    def client(self, tenant: Tenant | None = None, key_name: str = MASTERDATA_KEY, *,
+               for_sensor: bool = False) -> Iterator[RouttyClient]:
+        """`for_sensor`: SENSOR_POLICY and SENSOR_TIMEOUT instead of a run's patient retries."""
         key, hint = self._key(tenant, key_name)
         http = ApiClient(
             "routty" if tenant is None else f"routty (tenant {tenant.id})",
             self.base_url,
             credentials_hint=hint,
             headers={"Authorization": f"ApiKey {key}", "accept": "application/json"},
-            policy=RetryPolicy(max_attempts=self.max_attempts),
+            **({"policy": SENSOR_POLICY, "timeout": SENSOR_TIMEOUT} if for_sensor
+               else {"policy": RetryPolicy(max_attempts=self.max_attempts)}),
         )
         with http:
             yield RouttyClient(http)

@@ -85,7 +85,7 @@ CREATE TABLE IF NOT EXISTS sync.routty_documents (
     xml               BLOB NOT NULL,
     step              VARCHAR NOT NULL,  -- built | requested | uploaded | superseded
     document_id       VARCHAR,           -- Routty's documentId, once requested
-    upload_url        VARCHAR,           -- time-limited; cleared once the main document is uploaded
+    upload_url        VARCHAR,           -- pre-signed, time-limited: dropped once used, refused or lapsed
     attachment_name   VARCHAR,           -- the PDF sent with it, if any
     attachment_id     VARCHAR,
     attachment_url    VARCHAR,
@@ -106,6 +106,7 @@ CREATE TABLE IF NOT EXISTS sync.routty_documents (
     upload_error      VARCHAR,           -- why the last attempt did not land; cleared once uploaded
     unconfirmed_requests INTEGER DEFAULT 0, -- upload requests whose answer was lost: empty documents may exist
     attachment_error  VARCHAR,           -- why the PDF could not be had (it went without, or waits)
+    url_expires_at    TIMESTAMP,         -- (UTC) when the earliest URL held lapses; URLs are dropped then
     PRIMARY KEY (tenant_id, source_system, source_id, revision)
 );
 
@@ -115,6 +116,8 @@ ALTER TABLE sync.routty_documents ADD COLUMN IF NOT EXISTS put_hash VARCHAR;
 ALTER TABLE sync.routty_documents ADD COLUMN IF NOT EXISTS upload_error VARCHAR;
 ALTER TABLE sync.routty_documents ADD COLUMN IF NOT EXISTS unconfirmed_requests INTEGER DEFAULT 0;
 ALTER TABLE sync.routty_documents ADD COLUMN IF NOT EXISTS attachment_error VARCHAR;
+-- A URL kept before url_expires_at existed has no known expiry: it counts as lapsed.
+ALTER TABLE sync.routty_documents ADD COLUMN IF NOT EXISTS url_expires_at TIMESTAMP;
 
 -- Every status a document was seen in, in order: one row per transition.
 CREATE TABLE IF NOT EXISTS sync.routty_document_status_history (

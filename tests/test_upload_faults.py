@@ -94,7 +94,8 @@ def test_a_permanent_403_asks_once_for_a_new_url_per_run_and_is_never_recorded_u
     assert third.get("uploaded") == 1
     row = ledger(embedded_env)[refused]
     assert (row["step"], row["upload_error"]) == ("uploaded", None)
-    assert [d["xml"] is not None for d in requested(sandbox, refused)] == [False, True]  # the URL of run 2
+    # A refused URL is dropped (it is of no more use): run 3 asks once for a fresh one.
+    assert [d["xml"] is not None for d in requested(sandbox, refused)] == [False, False, True]
 
 
 def test_a_document_that_did_not_land_fails_the_step_after_the_others_went(embedded_env, sandbox, queued, instance):

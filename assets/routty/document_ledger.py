@@ -16,6 +16,10 @@ How a document is sent exactly once:
   known (rows from before the column): Routty is asked before anything is PUT;
 - a document whose upload did not land is never recorded as uploaded: the reason stays in
   `upload_error` (or `attachment_error`) and the next run tries again;
+- a pre-signed URL is kept only while it can be used (until `url_expires_at`): dropped once used,
+  refused, or lapsed (`drop_lapsed_urls`, at the start of every upload run), so a failed document
+  keeps none; a resumed document whose URL is gone asks Routty whether anything arrived, then for
+  a fresh URL;
 - a run claims the rows it sends (claimed_by = its run id) in one UPDATE, so an overlapping run
   leaves them alone; a claim whose run is gone (or older than the lease) is taken over.
 A document in Error or Rejected is sent again only as a new revision (correlation id
@@ -25,18 +29,25 @@ A document in Error or Rejected is sent again only as a new revision (correlatio
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import duckdb
 import pandas as pd
 
 from resources.routty import InputDocumentStatus
+from resources.warehouse import NOW_UTC
 
 RESENDABLE = ("Error", "Rejected")
 CLAIM_LEASE_MINUTES = 30
 # Statuses in which Routty still works on a document (the status sensor follows these).
 IN_FLIGHT = ("Processing", "Reprocessing", "ReadyForExport", "AwaitingFeedback")
+NO_URLS = "upload_url = NULL, attachment_url = NULL, url_expires_at = NULL"
+# Taken as lapsed this much before the expiry a URL states: our clock and the blob storage's differ.
+CLOCK_SKEW = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -76,10 +87,39 @@ class QueuedDocument:
     xml: bytes
     content_hash: str  # of `xml`, as claimed: the bytes this run would PUT
     put_hash: str | None  # see the module docstring
+    url_expires_at: datetime | None  # UTC; None: no URL, or one of unknown expiry (lapsed)
 
     @property
     def key(self) -> list:
         return [self.tenant_id, self.source_system, self.source_id, self.revision]
+
+    @property
+    def url_usable(self) -> bool:
+        """Whether the upload URL recorded may still be used (else Routty is asked for a fresh one)."""
+        return bool(self.upload_url) and self.url_expires_at is not None and _utc_now() < self.url_expires_at
+
+
+def upload_url_lifetime() -> timedelta:
+    """ROUTTY_UPLOAD_URL_LIFETIME_SECONDS: how long a pre-signed URL that states no expiry of its own
+    is taken to be valid after it was issued (default 600, as Routty's simulator issues them)."""
+    return timedelta(seconds=float(os.getenv("ROUTTY_UPLOAD_URL_LIFETIME_SECONDS", "600")))
+
+
+def url_expiry(url: str) -> datetime:
+    """(UTC) until when a pre-signed URL just issued may be used: the expiry it carries (`se=`, as an
+    Azure SAS does) when it carries one, else now plus the configured lifetime."""
+    stated = parse_qs(urlsplit(url).query).get("se")
+    try:
+        moment = datetime.fromisoformat(stated[0]) if stated else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        return _utc_now() + upload_url_lifetime() - CLOCK_SKEW
+    return (moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment) - CLOCK_SKEW
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass
@@ -188,11 +228,20 @@ def claim(conn: duckdb.DuckDBPyConnection, tenant_id: str, flow: str, claimant: 
                 ORDER BY resend_requested DESC, built_at, source_id, revision LIMIT ?)
             RETURNING tenant_id, source_system, source_id, revision, flow, correlation_id, document_number, step,
                       document_id, upload_url, attachment_id, attachment_url, attachment_done, status,
-                      resend_requested, built_at, xml, content_hash, put_hash""",
+                      resend_requested, built_at, xml, content_hash, put_hash, url_expires_at""",
         [claimant, tenant_id, flow, takeable, list(skip), limit],
     ).fetchall()
     # Old revisions (cancel) before new ones, then in the order they were queued.
     return sorted((QueuedDocument(*row) for row in rows), key=lambda d: (not d.resend_requested, d.built_at, d.source_id))
+
+
+def drop_lapsed_urls(conn: duckdb.DuckDBPyConnection, tenant_id: str) -> int:
+    """Pre-signed URLs past their expiry (or of none known) are of use to no one: dropped, however
+    their document fared. A document that still needs one asks for a fresh one when it is sent."""
+    return conn.execute(
+        f"""UPDATE sync.routty_documents SET {NO_URLS}
+            WHERE tenant_id = ? AND (upload_url IS NOT NULL OR attachment_url IS NOT NULL)
+              AND COALESCE(url_expires_at <= {NOW_UTC}, TRUE)""", [tenant_id]).fetchone()[0]
 
 
 def release(conn: duckdb.DuckDBPyConnection, tenant_id: str, claimant: str) -> None:
@@ -211,19 +260,27 @@ def _update(conn: duckdb.DuckDBPyConnection, doc: QueuedDocument, assignments: s
 
 
 def record_requested(conn, doc: QueuedDocument, document_id: str, upload_url: str) -> QueuedDocument:
-    _update(conn, doc, "step = 'requested', document_id = ?, upload_url = ?, status = 'ReadyForUpload', "
-                       "requested_at = now()::TIMESTAMP, attachment_id = NULL, attachment_url = NULL, "
-                       "attachment_done = FALSE, put_hash = ''", [document_id, upload_url])
+    expires = url_expiry(upload_url)
+    _update(conn, doc, "step = 'requested', document_id = ?, upload_url = ?, url_expires_at = ?, "
+                       "status = 'ReadyForUpload', requested_at = now()::TIMESTAMP, attachment_id = NULL, "
+                       "attachment_url = NULL, attachment_done = FALSE, put_hash = ''", [document_id, upload_url, expires])
     return replace(doc, step="requested", document_id=document_id, upload_url=upload_url, attachment_id=None,
-                   attachment_url=None, attachment_done=False, status="ReadyForUpload", put_hash="")
+                   attachment_url=None, attachment_done=False, status="ReadyForUpload", put_hash="",
+                   url_expires_at=expires)
+
+
+def record_urls_dropped(conn, doc: QueuedDocument) -> QueuedDocument:
+    """The URLs were refused or have lapsed: of no more use."""
+    _update(conn, doc, NO_URLS, [])
+    return replace(doc, upload_url=None, attachment_url=None, url_expires_at=None)
 
 
 def record_unconfirmed(conn, doc: QueuedDocument) -> None:
     """An upload or attachment request whose answer was lost: Routty may hold an empty document
     (never processed: nothing is uploaded to it). Counted, and back to `built`: Routty offers no
     lookup by correlation id, so the next run asks for a fresh document and announces once."""
-    _update(conn, doc, "step = 'built', document_id = NULL, upload_url = NULL, status = NULL, put_hash = NULL, "
-                       "attachment_id = NULL, attachment_url = NULL, attachment_done = FALSE, "
+    _update(conn, doc, f"step = 'built', document_id = NULL, {NO_URLS}, status = NULL, put_hash = NULL, "
+                       "attachment_id = NULL, attachment_done = FALSE, "
                        "unconfirmed_requests = COALESCE(unconfirmed_requests, 0) + 1", [])
 
 
@@ -242,8 +299,11 @@ def record_attachment_error(conn, doc: QueuedDocument, reason: str) -> None:
 
 
 def record_attachment_requested(conn, doc: QueuedDocument, name: str, attachment_id: str, url: str) -> QueuedDocument:
-    _update(conn, doc, "attachment_name = ?, attachment_id = ?, attachment_url = ?", [name, attachment_id, url])
-    return replace(doc, attachment_id=attachment_id, attachment_url=url)
+    """The row's URLs lapse together, when the first of them does."""
+    expires = min(filter(None, (doc.url_expires_at, url_expiry(url))))
+    _update(conn, doc, "attachment_name = ?, attachment_id = ?, attachment_url = ?, url_expires_at = ?",
+            [name, attachment_id, url, expires])
+    return replace(doc, attachment_id=attachment_id, attachment_url=url, url_expires_at=expires)
 
 
 def record_attachment_done(conn, doc: QueuedDocument) -> None:
@@ -256,7 +316,7 @@ def record_uploaded(conn, doc: QueuedDocument, status: str = "Processing") -> No
     before a crash): then it is flagged, never recorded as sent. The upload URLs are of no more use."""
     _update(conn, doc, "step = 'uploaded', status = ?, put_hash = ?, "
                        "changed_after_upload = changed_after_upload OR content_hash IS DISTINCT FROM ?, "
-                       "upload_url = NULL, attachment_url = NULL, upload_error = NULL, "
+                       f"{NO_URLS}, upload_error = NULL, "
                        "uploaded_at = now()::TIMESTAMP, claimed_by = NULL, claimed_at = NULL",
             [status, doc.put_hash, doc.put_hash])
     record_history(conn, doc.tenant_id, [(doc.document_id, doc.correlation_id, status, None, None, None)], None)

@@ -83,9 +83,12 @@ class DocumentSender:
             if fresh:
                 doc = self._request(write, doc)
             try:
+                if not (fresh or doc.url_usable):  # lapsed, or dropped after a refusal: not PUT again
+                    raise UploadUrlExpired("routty upload", None, "the upload URL recorded has lapsed")
                 self._upload(write, doc, pdf)
                 return "sent_without_attachment" if without else "uploaded"
             except UploadUrlExpired as refused:
+                doc = write(ledger.record_urls_dropped, doc)  # refused or lapsed: of no more use
                 status = self.client.input_document_status(doc.document_id, doc.correlation_id).status
                 if status not in NOT_ARRIVED:
                     self._arrived(write, doc, status)
@@ -186,6 +189,7 @@ def upload_queued(warehouse: DuckDBResource, sender: DocumentSender, tenant_id: 
     A document that fails is left at its step (with the reason) for the next run; this one goes on
     with the others."""
     write, report, skip = ledger_writes(warehouse), UploadReport(), []
+    write(ledger.drop_lapsed_urls, tenant_id)
     try:
         while True:
             batch = write(_claim, tenant_id, flow, claimant, is_live, skip)

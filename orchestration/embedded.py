@@ -147,10 +147,10 @@ def summary(tenant_id: str, result) -> str:
                      f"{xml.get('records_to_delete', 0):>7}{xml.get('rejected', 0):>9}{uploads:>8}  {latest}")
     sales, received = (metadata.get(f"routty/{flow}_uploads", {}) for flow in ("sales_invoice", "received_invoice"))
     by_status = metadata.get("routty/document_status", {}).get("documents_by_status", {})
-    waiting = {what: sales.get(key, 0) + received.get(key, 0) for key, what in
-               (("failed", "not uploaded (the failed step says why)"), ("blocked_by_attachment", "waiting for their PDF"))}
+    failed, blocked = (sales.get(key, 0) + received.get(key, 0) for key in ("failed", "blocked_by_attachment"))
     lines.append(f"  documents into Routty: {sales.get('uploaded', 0)} sales and {received.get('uploaded', 0)} received "
-                 f"invoice(s) uploaded now; " + "".join(f"{n} {what}; " for what, n in waiting.items() if n)
+                 f"invoice(s) uploaded now; {blocked} blocked by an attachment; "
+                 + (f"{failed} not uploaded (the failed step says why); " if failed else "")
                  + f"all by status: {by_status or '-'}")
     return "\n".join(lines)
 

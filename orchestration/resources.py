@@ -25,10 +25,8 @@ def build_resources() -> dict:
             legacy_base_url=os.getenv("JORTT_LEGACY_BASE_URL", jortt.PRODUCTION_LEGACY_URL),
         ),
         "b2brouter": b2brouter.B2BrouterResource(base_url=os.getenv("B2BROUTER_BASE_URL", b2brouter.PRODUCTION_URL)),
-        "routty": routty.RouttyResource(
-            base_url=os.getenv("ROUTTY_BASE_URL", routty.PRODUCTION_URL),
-            api_key=dg.EnvVar("ROUTTY_API_KEY"),
-        ),
+        # Its keys are the company's own, read when a client is opened for it (resources/routty.py).
+        "routty": routty.RouttyResource(base_url=os.getenv("ROUTTY_BASE_URL", routty.PRODUCTION_URL)),
         "sftp": sftp.SftpResource(),
         "warehouse": warehouse_resource(),
     }

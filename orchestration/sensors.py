@@ -27,7 +27,7 @@ from assets.routty.documents_in_flight import read_in_flight
 from orchestration.jobs import document_status_job, exports_job, masterdata_status_job
 from resources.http import CredentialsError
 from resources.routty import EXPORT_OUTPUT_KEY, RouttyResource
-from resources.tenants import all_tenants, tenant_partitions
+from resources.tenants import all_tenants, tenant_by_id, tenant_partitions
 
 PUSH_ASSET_KEYS = [doc.push_key for doc in DOCUMENTS]
 MAX_POLLS_PER_TICK = 50
@@ -118,20 +118,20 @@ def masterdata_status_sensor(context: dg.SensorEvaluationContext, routty: Routty
     by_tenant: dict[str, list[str]] = {}
     for status_id in list(in_flight)[:MAX_POLLS_PER_TICK]:
         by_tenant.setdefault(str(in_flight[status_id]).split("/")[0], []).append(status_id)
-    with routty.client(for_sensor=True) as client:  # the key the pushes use
-        for tenant_id in tick.each(by_tenant):
-            with tick.contained(tenant_id):
-                for status_id in by_tenant[tenant_id]:
-                    if tick.spent():
-                        tick.leave(tenant_id, "out of time")
-                        break
-                    label = in_flight[status_id]
-                    polled.append(status_id)
-                    result = tick.read(f"masterdata upload {label} ({status_id})",
-                                       lambda: client.masterdata_status(status_id))
-                    if result is not None and result.is_terminal:
-                        settled[status_id] = (label, result.status)
-                        context.log.info(f"masterdata upload {label} ({status_id}): {result.status} {result.errors or ''}")
+    for tenant_id in tick.each(by_tenant):
+        # Routty knows an upload only under the tenant's key that made it: the tenant's masterdata key.
+        with tick.contained(tenant_id), routty.client(tenant_by_id(tenant_id), for_sensor=True) as client:
+            for status_id in by_tenant[tenant_id]:
+                if tick.spent():
+                    tick.leave(tenant_id, "out of time")
+                    break
+                label = in_flight[status_id]
+                polled.append(status_id)
+                result = tick.read(f"masterdata upload {label} ({status_id})",
+                                   lambda: client.masterdata_status(status_id))
+                if result is not None and result.is_terminal:
+                    settled[status_id] = (label, result.status)
+                    context.log.info(f"masterdata upload {label} ({status_id}): {result.status} {result.errors or ''}")
     # Those polled go to the back of the queue (every upload gets its turn), those settled leave it.
     state["in_flight"] = {**{s: l for s, l in in_flight.items() if s not in polled},
                           **{s: in_flight[s] for s in polled if s not in settled}}

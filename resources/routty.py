@@ -6,12 +6,14 @@ call; `POST /connector-api/masterdata` answers a `statusId` and processes asynch
 Input documents: request an upload (documentId + a pre-signed `uploadUrl`), announce attachments,
 PUT the bytes to the URLs (no API key there), then follow the document's status.
 
-Keys are per connector configuration (direction × flow): each flow's key falls back to the
-tenant's ROUTTY_API_KEY, so one key is enough where Routty's configuration allows it.
+Keys are per Routty tenant and connector configuration (direction × flow): every client is opened
+for one company; each flow's key falls back to the company's ROUTTY_API_KEY, so one key per company
+is enough where Routty's configuration allows it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,7 +27,6 @@ from resources.http import ApiClient, RemoteError, RetryPolicy, presigned_reques
 from resources.tenants import Tenant
 
 PRODUCTION_URL = "https://connector-api.routty.io"
-CREDENTIALS_HINT = "ROUTTY_API_KEY (a masterdata-enabled connector key for this tenant)"
 # "Unknown": Routty no longer knows the statusId (404); waiting longer would not change that.
 TERMINAL_STATUSES = frozenset({"Success", "Failed", "Unknown"})
 INPUT_API = "/connector-api/input-api/input-documents"
@@ -208,28 +209,34 @@ def put_blob(url: str, body: bytes, content_type: str) -> bool:
 
 
 class RouttyResource(dg.ConfigurableResource):
-    """`api_key` is the shared ROUTTY_API_KEY; a tenant's own keys are read under its prefix when a
-    client is opened for it, each flow's key first, then the tenant's ROUTTY_API_KEY."""
+    """Routty for every company. Routty issues keys per tenant, so every client is opened for one
+    company and reads that company's key for the flow from the environment (resources/tenants.py):
+    `[PREFIX]<flow key>`, then `[PREFIX]ROUTTY_API_KEY` (the company's masterdata key), then the same
+    names without a prefix, the keys a deployment shares, only where it sets them. Never another
+    company's: a company with none fails the step, naming itself and the variable."""
 
     base_url: str = PRODUCTION_URL
-    api_key: str
     max_attempts: int = 5
 
-    def _key(self, tenant: Tenant | None, key_name: str) -> tuple[str, str]:
+    @staticmethod
+    def _key(tenant: Tenant, key_name: str) -> tuple[str, str]:
         """(key, what to check when Routty refuses it)."""
-        if tenant is not None:
-            for name in dict.fromkeys((key_name, MASTERDATA_KEY)):
-                if tenant.has(name):
-                    return tenant.secret(name), f"{tenant.env_prefix}{name} (or {name}) for tenant {tenant.id}"
-        return self.api_key, CREDENTIALS_HINT
+        names = tuple(dict.fromkeys((key_name, MASTERDATA_KEY)))
+        for candidate in dict.fromkeys((*(tenant.env_prefix + n for n in names), *names)):
+            if os.environ.get(candidate):
+                return dg.EnvVar(candidate).get_value(), f"{candidate} (the Routty key of tenant {tenant.id})"
+        wanted = " or ".join(tenant.env_prefix + n for n in names)
+        raise dg.Failure(f"tenant {tenant.id}: no Routty key for {key_name}: set {wanted}"
+                         + (f" (or the shared {' or '.join(names)})" if tenant.env_prefix else ""))
 
     @contextmanager
-    def client(self, tenant: Tenant | None = None, key_name: str = MASTERDATA_KEY, *,
+    def client(self, tenant: Tenant, key_name: str = MASTERDATA_KEY, *,
                for_sensor: bool = False) -> Iterator[RouttyClient]:
-        """`for_sensor`: SENSOR_POLICY and SENSOR_TIMEOUT instead of a run's patient retries."""
+        """The company's client for one flow. `for_sensor`: SENSOR_POLICY and SENSOR_TIMEOUT instead
+        of a run's patient retries."""
         key, hint = self._key(tenant, key_name)
         http = ApiClient(
-            "routty" if tenant is None else f"routty (tenant {tenant.id})",
+            f"routty (tenant {tenant.id})",
             self.base_url,
             credentials_hint=hint,
             headers={"Authorization": f"ApiKey {key}", "accept": "application/json"},

@@ -2,7 +2,9 @@
 every stream of every tenant, Routty knobs and its output queues, the bills created through Rutter, the
 B2Brouter state changes (mark_as).
 
-Not part of any simulated API and never subject to faults or the request log.
+Not part of any simulated API and never subject to faults or the request log. The Routty views show
+every Routty tenant together (each upload, document, deletion and feedback names its tenant and the env
+name of the key it came under, never the key) unless ?tenant= names one.
 """
 
 from __future__ import annotations
@@ -172,14 +174,24 @@ def routes(state: SandboxState) -> list[Route]:
         on_record(request, lambda rid: state.dataset.delete(tenant.name, system, stream, rid))
         return {"status": "ok", "deleted": request.path_params["record_id"]}
 
+    def routty_tenant(request: Request) -> str | None:
+        """The Routty tenant ?tenant= names (they are named like the companies), None for all of them."""
+        name = request.query_params.get("tenant")
+        if name is not None and name not in state.routty.tenants:
+            raise AdminError(404, f"no Routty tenant {name!r}; tenants: {', '.join(state.routty.tenants)}")
+        return name
+
     async def routty_masterdata(request: Request) -> dict:
+        name = routty_tenant(request)
         state.routty.settle()
-        return {"uploads": [u.admin() for u in state.routty.uploads.values()]}
+        return {"uploads": [u.admin() for u in state.routty.uploads.values() if name in (None, u.key.tenant)]}
 
     async def routty_partners(request: Request) -> dict:
+        name = routty_tenant(request)
         state.routty.settle()
-        return {"partners": list(state.routty.partners.values()),
-                "deletions": list(state.routty.deletions.values())}
+        held = {t: h for t, h in state.routty.tenants.items() if name in (None, t)}
+        return {"partners": [{**p, "routty_tenant": t} for t, h in held.items() for p in h.partners.values()],
+                "deletions": [d for h in held.values() for d in h.deletions.values()]}
 
     async def routty_settings(request: Request) -> dict:
         data = await _json(request)
@@ -209,12 +221,14 @@ def routes(state: SandboxState) -> list[Route]:
                 "upload_url_ttl": documents.upload_url_ttl, "document_processing_delay": documents.processing_delay}
 
     async def routty_documents_(request: Request) -> dict:
+        name = routty_tenant(request)
         routty_documents.settle(state)
-        return state.routty_documents.snapshot()
+        return state.routty_documents.snapshot(name)
 
     async def routty_store(request: Request) -> dict:
+        name = routty_tenant(request)
         state.routty.settle()
-        return state.routty.snapshot()
+        return state.routty.snapshot(name)
 
     async def routty_exports_(request: Request) -> dict:
         tenant = tenant_named(request)

@@ -32,9 +32,9 @@ class SandboxState:
     processing_delay: float = 0.3
     dataset: Dataset = field(init=False)
     faults: Faults = field(init=False, default_factory=Faults)
-    routty: RouttyStore = field(init=False)
-    routty_documents: DocumentStore = field(init=False)  # input documents
-    routty_exports: ExportStore = field(init=False)  # output documents and the feedback on them
+    routty: RouttyStore = field(init=False)  # masterdata uploads, and the records per Routty tenant
+    routty_documents: DocumentStore = field(init=False)  # input documents, each of its key's tenant
+    routty_exports: ExportStore = field(init=False)  # output documents per tenant and the feedback on them
     rutter_bills: BillLedger = field(init=False)  # bills created through the API, by idempotency key
     jortt_tokens: JorttTokens = field(init=False, default_factory=JorttTokens)
     requests: deque = field(init=False, default_factory=lambda: deque(maxlen=MAX_LOGGED_REQUESTS))

@@ -25,19 +25,13 @@ B2BROUTER_ACCOUNT_ID = "10001"
 B2BROUTER_API_KEY_2 = "test_sandbox-b2brouter-api-key-2"
 B2BROUTER_ACCOUNT_ID_2 = "10002"
 
-ROUTTY_API_KEY = "sandbox-routty-api-key"
-# One Routty key per connector configuration (direction x flow); the masterdata key above opens neither.
-ROUTTY_INPUT_OUTBOUND_API_KEY = "sandbox-routty-input-outbound-api-key"  # sales documents in
-ROUTTY_INPUT_INBOUND_API_KEY = "sandbox-routty-input-inbound-api-key"  # received (purchase) documents in
-# Exports out, feedback: one key per tenant (each sees its own output queue); the first is the default one.
-ROUTTY_OUTPUT_INBOUND_API_KEY = "sandbox-routty-output-inbound-api-key"
-ROUTTY_OUTPUT_INBOUND_API_KEY_2 = "sandbox-routty-output-inbound-api-key-2"
-ROUTTY_KEYS = {  # key -> (direction, flow)
-    ROUTTY_API_KEY: ("Masterdata", None),
-    ROUTTY_INPUT_OUTBOUND_API_KEY: ("Input", "Outbound"),
-    ROUTTY_INPUT_INBOUND_API_KEY: ("Input", "Inbound"),
-    ROUTTY_OUTPUT_INBOUND_API_KEY: ("Output", "Inbound"),
-    ROUTTY_OUTPUT_INBOUND_API_KEY_2: ("Output", "Inbound"),
+# Routty generates keys per tenant and per connector configuration (direction x flow). Every sandbox company
+# is a Routty tenant of its own, named like the company, with one key per configuration: env name -> config.
+ROUTTY_CONFIGS = {
+    "ROUTTY_API_KEY": ("Masterdata", None),
+    "ROUTTY_INPUT_OUTBOUND_API_KEY": ("Input", "Outbound"),  # sales documents in
+    "ROUTTY_INPUT_INBOUND_API_KEY": ("Input", "Inbound"),  # received (purchase) documents in
+    "ROUTTY_OUTPUT_INBOUND_API_KEY": ("Output", "Inbound"),  # exports out, feedback: the tenant's queue
 }
 # Signs the pre-signed upload URLs the input-documents API hands out (the sig= query parameter).
 ROUTTY_UPLOAD_SIGNING_KEY = b"sandbox-routty-upload-signing-key"
@@ -54,16 +48,37 @@ class TenantCredentials:
     jortt_legacy: tuple[str, str] | None  # legacy API (app name, api key)
     b2brouter_api_key: str
     b2brouter_account_id: str
-    routty_output_key: str  # Output Inbound: the tenant's export queue
+
+    @property
+    def routty_keys(self) -> dict[str, str]:
+        """The tenant's Routty keys by env name (ROUTTY_API_KEY, ...): distinct per tenant and configuration."""
+        return {name: f"sandbox-routty-{self.name}-{name.removeprefix('ROUTTY_').lower().replace('_', '-')}"
+                for name in ROUTTY_CONFIGS}
 
 
 TENANTS = {t.name: t for t in (
     TenantCredentials("acme", RUTTER_ACCESS_TOKEN, "current", (JORTT_CLIENT_ID, JORTT_CLIENT_SECRET), None,
-                      B2BROUTER_API_KEY, B2BROUTER_ACCOUNT_ID, ROUTTY_OUTPUT_INBOUND_API_KEY),
+                      B2BROUTER_API_KEY, B2BROUTER_ACCOUNT_ID),
     TenantCredentials("globex", RUTTER_ACCESS_TOKEN_2, "legacy", (JORTT_CLIENT_ID_2, JORTT_CLIENT_SECRET_2),
-                      (JORTT_LEGACY_APP_NAME, JORTT_LEGACY_API_KEY), B2BROUTER_API_KEY_2, B2BROUTER_ACCOUNT_ID_2,
-                      ROUTTY_OUTPUT_INBOUND_API_KEY_2),
+                      (JORTT_LEGACY_APP_NAME, JORTT_LEGACY_API_KEY), B2BROUTER_API_KEY_2, B2BROUTER_ACCOUNT_ID_2),
 )}
+
+
+@dataclass(frozen=True)
+class RouttyKey:
+    """What a Routty key opens: one tenant's connector configuration. `name` is its env name (never the value)."""
+
+    tenant: str
+    name: str
+    direction: str  # Masterdata | Input | Output
+    flow: str | None  # Inbound | Outbound (None for masterdata)
+
+
+ROUTTY_KEYS = {key: RouttyKey(t.name, name, *ROUTTY_CONFIGS[name])
+               for t in TENANTS.values() for name, key in t.routty_keys.items()}
+# The embedded default (one company, the plain env names) is acme: its keys under the plain names.
+ROUTTY_API_KEY, ROUTTY_INPUT_OUTBOUND_API_KEY, ROUTTY_INPUT_INBOUND_API_KEY, ROUTTY_OUTPUT_INBOUND_API_KEY = (
+    TENANTS["acme"].routty_keys[name] for name in ROUTTY_CONFIGS)
 
 
 def basic_auth(authorization: str | None) -> tuple[str, str] | None:

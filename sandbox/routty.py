@@ -3,6 +3,8 @@
 Uploads are processed asynchronously like the real service: Pending for `processing_delay`
 seconds, then validated once against the field tables of the XML formats seed (sandbox/routty_rules.py,
 every list type of the seed). What succeeds lands in a store per list type; deletes remove from it.
+Routty keeps its tenants apart: every upload, deletion and record belongs to the Routty tenant of the
+key that sent it (credentials.ROUTTY_KEYS), and only that tenant's keys see it.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def _name(el) -> str:
 @dataclass
 class Upload:
     status_id: str
+    key: credentials.RouttyKey  # the key it came under: its tenant
     root: str
     body: bytes
     headers: dict
@@ -58,7 +61,8 @@ class Upload:
         return {"statusId": self.status_id, "status": self.status, "errors": self.errors}
 
     def admin(self) -> dict:
-        return {"statusId": self.status_id, "root": self.root, "correlation_id": self.correlation_id,
+        return {"statusId": self.status_id, **key_admin(self.key), "root": self.root,
+                "correlation_id": self.correlation_id,
                 "received_at": self.received_at, "status": self.status, "errors": self.errors,
                 "party_count": self.party_count, "headers": self.headers,
                 "body": self.body.decode("utf-8", "replace")}
@@ -68,14 +72,15 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class RouttyStore:
-    """What Routty holds: every upload, and per list type the records of the uploads that succeeded."""
+def key_admin(key: credentials.RouttyKey) -> dict:
+    """Which tenant and which key (by its env name, never its value) something came under."""
+    return {"routty_tenant": key.tenant, "key_name": key.name}
 
-    def __init__(self, processing_delay: float) -> None:
-        self.processing_delay = processing_delay
-        self.fail_next = 0
-        self.max_upload_bytes = MAX_UPLOAD_BYTES
-        self.uploads: dict[str, Upload] = {}
+
+class Masterdata:
+    """One Routty tenant's masterdata: per list type the records of its uploads that succeeded."""
+
+    def __init__(self) -> None:
         self.partners: dict[str, dict] = {}  # business partners by party Number (the summary GET lists)
         self.parties: dict[str, dict] = {}  # the PartyList records by party Number
         self.bank_accounts: dict[str, dict[str, dict]] = {}  # party Number -> IBAN -> bank account
@@ -94,43 +99,14 @@ class RouttyStore:
                 "purchase_orders": self.purchase_orders, "goods_receipts": self.goods_receipts,
                 "accounting": self.accounting, "articles": self.articles}
 
-    def add(self, root, body: bytes, headers: dict) -> Upload:
-        upload = Upload(str(uuid.uuid4()), _name(root), body, headers, headers.get("x-correlation-id"),
-                        _now_iso(), time.monotonic() + self.processing_delay,
-                        party_count=sum(1 for c in root.iterchildren(etree.Element)))
-        if self.fail_next > 0:  # decided at receipt, so the order of uploads decides which fail
-            self.fail_next -= 1
-            upload.simulated_failure = True
-        self.uploads[upload.status_id] = upload
-        return upload
-
-    def settle(self) -> None:
-        """Finish the processing of every upload whose delay has passed, exactly once each, in order."""
-        now = time.monotonic()
-        for upload in self.uploads.values():
-            if upload.status == "Pending" and now >= upload.ready_at:
-                self._process(upload)
-
-    def _process(self, upload: Upload) -> None:
-        root = etree.fromstring(upload.body, _parser())
-        if upload.simulated_failure:
-            upload.errors = [_error(None, "SimulatedFailure", "Failed on request of the sandbox (fail_next)")]
-        else:
-            upload.errors = rules.validate_list(root)
-            if not upload.errors and upload.root == "PartyBankAccountList":
-                upload.errors = self._unknown_parties(root)
-        upload.status = "Failed" if upload.errors else "Success"
-        if upload.status == "Success":
-            self._apply(root, upload)
-
-    def _unknown_parties(self, root) -> list[dict]:
+    def unknown_parties(self, root) -> list[dict]:
         """"The other fields are used to identify the party": its bank accounts need a known party."""
         return [_error(party, "UnknownParty", f"Party {number!r}: no such party in Routty, upload it in a "
                                               f"PartyList before its bank accounts")
                 for party in root.iterchildren("Party")
                 if (number := _text(party, "Metadata", "Number")) not in self.partners]
 
-    def _apply(self, root, upload: Upload) -> None:
+    def apply(self, root, upload: Upload) -> None:
         spec = rules.LISTS[upload.root]
         for record in root.iterchildren(spec.record):
             key = spec.key(record)
@@ -164,7 +140,7 @@ class RouttyStore:
             self.partners[number]["ibans"] = list(self.bank_accounts.get(number, {}))
 
     def delete(self, kind: str, number: str) -> bool:
-        """Remove one entry; False when Routty has no such entry."""
+        """Remove one entry; False when this tenant has no such entry."""
         if kind == "Party":
             found = self.partners.pop(number, None) is not None
             self.parties.pop(number, None)
@@ -178,6 +154,64 @@ class RouttyStore:
         store = {"PurchaseOrder": self.purchase_orders, "GoodsReceipt": self.goods_receipts,
                  "AccountingMasterData": self.accounting, "Article": self.articles}[kind]
         return store.pop(number, None) is not None
+
+
+class RouttyStore:
+    """What Routty holds: every upload (by statusId, each of one tenant) and each tenant's masterdata. The
+    processing knobs are the service's, shared by all tenants."""
+
+    def __init__(self, processing_delay: float) -> None:
+        self.processing_delay = processing_delay
+        self.fail_next = 0
+        self.max_upload_bytes = MAX_UPLOAD_BYTES
+        self.uploads: dict[str, Upload] = {}
+        self.tenants = {name: Masterdata() for name in credentials.TENANTS}
+
+    def snapshot(self, tenant: str | None = None) -> dict:
+        """One tenant's records per list type; without a tenant, every tenant's together (bank accounts
+        merged per party; where two tenants hold the same key, the later tenant's record shows)."""
+        if tenant is not None:
+            return self.tenants[tenant].snapshot()
+        merged: dict[str, dict] = {}
+        for held in self.tenants.values():
+            for name, records in held.snapshot().items():
+                into = merged.setdefault(name, {})
+                for key, record in records.items():
+                    if name == "bank_accounts":  # party -> IBAN -> account: a party's accounts of every tenant
+                        into.setdefault(key, {}).update(record)
+                    else:
+                        into[key] = record
+        return merged
+
+    def add(self, root, body: bytes, headers: dict, key: credentials.RouttyKey) -> Upload:
+        upload = Upload(str(uuid.uuid4()), key, _name(root), body, headers, headers.get("x-correlation-id"),
+                        _now_iso(), time.monotonic() + self.processing_delay,
+                        party_count=sum(1 for c in root.iterchildren(etree.Element)))
+        if self.fail_next > 0:  # decided at receipt, so the order of uploads decides which fail
+            self.fail_next -= 1
+            upload.simulated_failure = True
+        self.uploads[upload.status_id] = upload
+        return upload
+
+    def settle(self) -> None:
+        """Finish the processing of every upload whose delay has passed, exactly once each, in order."""
+        now = time.monotonic()
+        for upload in self.uploads.values():
+            if upload.status == "Pending" and now >= upload.ready_at:
+                self._process(upload)
+
+    def _process(self, upload: Upload) -> None:
+        root = etree.fromstring(upload.body, _parser())
+        held = self.tenants[upload.key.tenant]
+        if upload.simulated_failure:
+            upload.errors = [_error(None, "SimulatedFailure", "Failed on request of the sandbox (fail_next)")]
+        else:
+            upload.errors = rules.validate_list(root)
+            if not upload.errors and upload.root == "PartyBankAccountList":
+                upload.errors = held.unknown_parties(root)
+        upload.status = "Failed" if upload.errors else "Success"
+        if upload.status == "Success":
+            held.apply(root, upload)
 
 
 def _parser() -> etree.XMLParser:
@@ -209,16 +243,23 @@ def paged(request: Request, items: list, render=lambda item: item) -> JSONRespon
                          "pageSize": size, "totalCount": len(items)})
 
 
+def api_key(request: Request, direction: str, takes: str) -> credentials.RouttyKey | JSONResponse:
+    """The one ApiKey check of the sandbox's Routty APIs: the key of a request of `direction`, else the 401
+    (a key Routty does not know) or the 403 (another configuration's key; `takes`: the key wanted)."""
+    key = credentials.ROUTTY_KEYS.get(credentials.scheme_value(request.headers.get("authorization"), "ApiKey"))
+    if key is None:
+        return _problem(401, "Unauthorized", "Missing or invalid API key: send 'Authorization: ApiKey <key>'.")
+    if key.direction != direction:
+        what = "the masterdata key" if key.direction == "Masterdata" else f"an {key.direction} {key.flow} key"
+        return _problem(403, "Forbidden", f"This is {what}; {takes}.")
+    return key
+
+
 def _guarded(handler):
+    """Only a masterdata key opens the masterdata API; the handler gets the key (its tenant)."""
     async def endpoint(request: Request) -> JSONResponse:
-        key = credentials.scheme_value(request.headers.get("authorization"), "ApiKey")
-        if key != credentials.ROUTTY_API_KEY:
-            if key in credentials.ROUTTY_KEYS:  # a documents key (sandbox/routty_documents.py)
-                direction, flow = credentials.ROUTTY_KEYS[key]
-                return _problem(403, "Forbidden", f"This is an {direction} {flow} documents key; masterdata takes "
-                                                  f"the masterdata key (ROUTTY_API_KEY).")
-            return _problem(401, "Unauthorized", "Missing or invalid API key: send 'Authorization: ApiKey <key>'.")
-        return await handler(request)
+        key = api_key(request, "Masterdata", "masterdata takes the masterdata key (ROUTTY_API_KEY)")
+        return key if isinstance(key, JSONResponse) else await handler(request, key)
     return endpoint
 
 
@@ -226,7 +267,7 @@ def routes(state: SandboxState) -> list[Route]:
     # They import this module: here, not at the top.
     from sandbox import routty_documents, routty_exports
 
-    async def upload(request: Request) -> JSONResponse:
+    async def upload(request: Request, key: credentials.RouttyKey) -> JSONResponse:
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type not in XML_TYPES:
             return _problem(415, "Unsupported Media Type", "The sandbox accepts masterdata as XML "
@@ -247,25 +288,25 @@ def routes(state: SandboxState) -> list[Route]:
             line = e.lineno if e.lineno else None
             return JSONResponse({"errors": [{"line": line, "code": "MalformedXml", "message": e.msg}]}, 400)
         headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
-        return JSONResponse({"statusId": state.routty.add(root, body, headers).status_id})
+        return JSONResponse({"statusId": state.routty.add(root, body, headers, key).status_id})
 
-    async def status(request: Request) -> JSONResponse:
+    async def status(request: Request, key: credentials.RouttyKey) -> JSONResponse:
         state.routty.settle()
         status_id = request.path_params["status_id"]
         found = state.routty.uploads.get(status_id)
-        if found is not None:
+        if found is not None and found.key.tenant == key.tenant:  # another tenant's upload: unknown here
             return JSONResponse(found.public())
-        if status_id in state.routty.deletions:
+        if status_id in state.routty.tenants[key.tenant].deletions:
             return JSONResponse({"statusId": status_id, "status": "Success", "errors": []})
         return _problem(404, "Not Found", f"No masterdata upload with statusId {status_id}.")
 
-    async def list_masterdata(request: Request) -> JSONResponse:
+    async def list_masterdata(request: Request, key: credentials.RouttyKey) -> JSONResponse:
         state.routty.settle()
         items = [{k: p[k] for k in ("number", "name", "type", "active")}
-                 for _, p in sorted(state.routty.partners.items())]
+                 for _, p in sorted(state.routty.tenants[key.tenant].partners.items())]
         return paged(request, items)
 
-    async def delete(request: Request) -> JSONResponse:
+    async def delete(request: Request, key: credentials.RouttyKey) -> JSONResponse:
         try:
             data = json.loads(await request.body())
             kind, numbers = data["type"], data["numbers"]
@@ -275,16 +316,17 @@ def routes(state: SandboxState) -> list[Route]:
                                              f'Expected JSON {{"type": one of {", ".join(DELETE_TYPES)}, '
                                              f'"numbers": ["..."]}}'}]}, 400)
         state.routty.settle()
-        deleted = [n for n in numbers if state.routty.delete(kind, n)]
+        held = state.routty.tenants[key.tenant]
+        deleted = [n for n in numbers if held.delete(kind, n)]
         status_id = str(uuid.uuid4())
-        state.routty.deletions[status_id] = {
-            "statusId": status_id, "type": kind, "numbers": numbers, "deleted": deleted,
+        held.deletions[status_id] = {
+            "statusId": status_id, **key_admin(key), "type": kind, "numbers": numbers, "deleted": deleted,
             "notFound": [n for n in numbers if n not in deleted],
             "correlation_id": request.headers.get("x-correlation-id"), "received_at": _now_iso()}
         return JSONResponse({"statusId": status_id, "deleted": deleted,
-                             "notFound": state.routty.deletions[status_id]["notFound"]})
+                             "notFound": held.deletions[status_id]["notFound"]})
 
-    async def not_found(request: Request) -> JSONResponse:
+    async def not_found(request: Request, key: credentials.RouttyKey) -> JSONResponse:
         return _problem(404, "Not Found", f"Unknown endpoint: {request.method} {request.url.path}")
 
     return [

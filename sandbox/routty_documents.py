@@ -14,6 +14,8 @@ DocumentMetadataNotFound (not a UBL 2.1 Invoice/CreditNote, or no ID/IssueDate/D
 BusinessPartnerNotFound (Outbound: customer not a party Number),
 BusinessPartnerNotFoundForEnrichment (Inbound: supplier neither a party Number nor a registered VAT
 number), TotalsMismatch (status Rejected: the document's own totals do not add up to the cent).
+A document belongs to the Routty tenant of the key that requested it: only that tenant's Input key of
+the same flow sees it, and its business partners are that tenant's.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox import credentials
-from sandbox.routty import _now_iso, _parser, _problem
+from sandbox.routty import _now_iso, _parser, _problem, api_key, key_admin
 
 if TYPE_CHECKING:
     from sandbox.app import SandboxState
@@ -74,7 +76,7 @@ class Attachment:
 class InputDocument:
     document_id: str
     correlation_id: str
-    flow: str  # Outbound (sales) | Inbound (purchase): the flow of the key that requested it
+    key: credentials.RouttyKey  # the Input key that requested it: its tenant and flow
     received_on: str
     routing_identifier: str | None
     requested_at: str
@@ -89,6 +91,14 @@ class InputDocument:
     simulated_failure: bool = False
     attachments: dict[str, Attachment] = field(default_factory=dict)
 
+    @property
+    def flow(self) -> str:  # Outbound (sales) | Inbound (purchase)
+        return self.key.flow
+
+    @property
+    def tenant(self) -> str:
+        return self.key.tenant
+
     def public(self) -> dict:
         out = {"documentId": self.document_id, "correlationId": self.correlation_id, "status": self.status,
                "statusChangedOn": self.status_changed_on}
@@ -97,8 +107,9 @@ class InputDocument:
         return out
 
     def admin(self) -> dict:
-        return {"documentId": self.document_id, "correlationId": self.correlation_id, "flow": self.flow,
-                "status": self.status, "errorCode": self.error_code, "errorMessage": self.error_message,
+        return {"documentId": self.document_id, "correlationId": self.correlation_id, **key_admin(self.key),
+                "flow": self.flow, "status": self.status, "errorCode": self.error_code,
+                "errorMessage": self.error_message,
                 "receivedOn": self.received_on, "routingIdentifier": self.routing_identifier,
                 "xml": None if self.xml is None else self.xml.decode("utf-8", "replace"),
                 "attachments": [a.admin() for a in self.attachments.values()],
@@ -113,12 +124,14 @@ class DocumentStore:
         self.fail_next = 0
         self.upload_url_ttl = UPLOAD_URL_TTL
         self.documents: dict[str, InputDocument] = {}
-        self.requested: Counter[str] = Counter()  # correlation id -> documents requested
+        self.requested: Counter[tuple[str, str]] = Counter()  # (tenant, correlation id) -> documents requested
 
-    def snapshot(self) -> dict:
-        return {"documents": [d.admin() for d in self.documents.values()],
-                "duplicates": {c: n for c, n in self.requested.items() if n > 1},
-                "counts": dict(Counter(d.status for d in self.documents.values()))}
+    def snapshot(self, tenant: str | None = None) -> dict:
+        """One tenant's documents, or every tenant's (None); duplicates are per tenant either way."""
+        mine = [d for d in self.documents.values() if tenant in (None, d.tenant)]
+        return {"documents": [d.admin() for d in mine],
+                "duplicates": {c: n for (t, c), n in self.requested.items() if n > 1 and tenant in (None, t)},
+                "counts": dict(Counter(d.status for d in mine))}
 
 
 def settle(state: SandboxState) -> None:
@@ -132,7 +145,8 @@ def settle(state: SandboxState) -> None:
         if kind == 0:
             state.routty._process(item)
         else:
-            item.status, item.error_code, item.error_message = _verdict(item, state.routty.partners)
+            partners = state.routty.tenants[item.tenant].partners  # enrichment: the document's own tenant
+            item.status, item.error_code, item.error_message = _verdict(item, partners)
             item.status_changed_on = item.ready_on
 
 
@@ -263,24 +277,12 @@ def refused_signature(request: Request, when_expired: str) -> Response | None:
 
 # ---------------------------------------------------------------- endpoints
 
-def key_for(request: Request, direction: str, takes: str) -> tuple[str, str | None] | Response:
-    """(key, flow) of a request whose ApiKey is of `direction`, else the 401/403 (`takes`: the key wanted)."""
-    key = credentials.scheme_value(request.headers.get("authorization"), "ApiKey")
-    found, flow = credentials.ROUTTY_KEYS.get(key, (None, None))
-    if found is None:
-        return _problem(401, "Unauthorized", "Missing or invalid API key: send 'Authorization: ApiKey <key>'.")
-    if found != direction:
-        what = "the masterdata key" if found == "Masterdata" else f"an {found} {flow} key"
-        return _problem(403, "Forbidden", f"This is {what}; {takes}.")
-    return key, flow
-
-
 def _guarded(handler):
-    """Only an Input key opens the input API; the document records the flow of its key."""
+    """Only an Input key opens the input API; the document belongs to its key (tenant and flow)."""
     async def endpoint(request: Request) -> Response:
-        checked = key_for(request, "Input", "the input-documents API takes an Input key (Input Outbound for "
-                                            "sales documents, Input Inbound for received)")
-        return checked if isinstance(checked, Response) else await handler(request, checked[1])
+        key = api_key(request, "Input", "the input-documents API takes an Input key (Input Outbound for "
+                                        "sales documents, Input Inbound for received)")
+        return key if isinstance(key, Response) else await handler(request, key)
     return endpoint
 
 
@@ -288,14 +290,14 @@ def routes(state: SandboxState) -> list[Route]:
     def store() -> DocumentStore:
         return state.routty_documents
 
-    def find(request: Request, flow: str) -> InputDocument | None:
+    def find(request: Request, key: credentials.RouttyKey) -> InputDocument | None:
         settle(state)
         doc = store().documents.get(request.path_params["document_id"])
-        return doc if doc is not None and doc.flow == flow else None
+        return doc if doc is not None and (doc.tenant, doc.flow) == (key.tenant, key.flow) else None
 
-    def not_found(request: Request, flow: str) -> JSONResponse:
+    def not_found(request: Request, key: credentials.RouttyKey) -> JSONResponse:
         return _problem(404, "Not Found", f"No input document {request.path_params['document_id']} "
-                                          f"for this key (Input {flow}).")
+                                          f"for this key (Input {key.flow}).")
 
     async def json_body(request: Request) -> dict | None:
         try:
@@ -304,7 +306,7 @@ def routes(state: SandboxState) -> list[Route]:
             return None
         return data if isinstance(data, dict) else None
 
-    async def create(request: Request, flow: str) -> JSONResponse:
+    async def create(request: Request, key: credentials.RouttyKey) -> JSONResponse:
         correlation_id = (request.headers.get("x-correlation-id") or "").strip()
         if not correlation_id:
             return _problem(400, "Bad Request", "The x-correlation-id header is required: the source system's "
@@ -321,17 +323,17 @@ def routes(state: SandboxState) -> list[Route]:
         if received > datetime.now(UTC):
             return _problem(400, "Bad Request", f"receivedOn {data['receivedOn']} is in the future.")
         now = _now_iso()
-        doc = InputDocument(str(uuid.uuid4()), correlation_id, flow, data["receivedOn"], routing, now,
+        doc = InputDocument(str(uuid.uuid4()), correlation_id, key, data["receivedOn"], routing, now,
                             status_changed_on=now)
         store().documents[doc.document_id] = doc
-        store().requested[correlation_id] += 1
+        store().requested[key.tenant, correlation_id] += 1
         return JSONResponse({"documentId": doc.document_id,
                              "uploadUrl": _upload_url(request, store(), f"{MOUNT}/upload/{doc.document_id}")})
 
-    async def attach(request: Request, flow: str) -> JSONResponse:
-        doc = find(request, flow)
+    async def attach(request: Request, key: credentials.RouttyKey) -> JSONResponse:
+        doc = find(request, key)
         if doc is None:
-            return not_found(request, flow)
+            return not_found(request, key)
         if doc.status != "ReadyForUpload":
             return _problem(409, "Conflict", f"Document {doc.document_id} is in status {doc.status}: attachments "
                                              f"must be added before the main document is uploaded.")
@@ -345,14 +347,14 @@ def routes(state: SandboxState) -> list[Route]:
         return JSONResponse({"attachmentId": attachment.attachment_id,
                              "uploadUrl": _upload_url(request, store(), path)})
 
-    async def status(request: Request, flow: str) -> JSONResponse:
-        doc = find(request, flow)
-        return not_found(request, flow) if doc is None else JSONResponse(doc.public())
+    async def status(request: Request, key: credentials.RouttyKey) -> JSONResponse:
+        doc = find(request, key)
+        return not_found(request, key) if doc is None else JSONResponse(doc.public())
 
-    async def cancel(request: Request, flow: str) -> JSONResponse:
-        doc = find(request, flow)
+    async def cancel(request: Request, key: credentials.RouttyKey) -> JSONResponse:
+        doc = find(request, key)
         if doc is None:
-            return not_found(request, flow)
+            return not_found(request, key)
         if doc.status != "Error":
             return _problem(409, "Conflict", f"Document {doc.document_id} is in status {doc.status}: only a "
                                              f"document in status Error can be cancelled.")

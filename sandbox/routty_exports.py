@@ -7,16 +7,16 @@ API's upload URLs), takes a technical acknowledgement (the document leaves the l
 offered again: pickup is at least once) and RouttyFeedbackDocuments about it (validated against
 RouttyFeedbackDocuments.xsd; every one kept, repeats of a Status + BookingNumber counted).
 
-One queue per tenant, chosen by the Output key (credentials.TenantCredentials.routty_output_key; the
-default key is acme's). How it fills, by default: on every read, each Inbound input document that
-reached Success becomes one export, for the tenant whose company is the invoice's buyer (by VAT number
-or party Number; any other buyer: the default tenant), as Routty would after processing it:
+One queue per Routty tenant (each sandbox company is one, named like it), chosen by the tenant of the
+Output key (credentials.ROUTTY_KEYS). How it fills, by default: on every read, each Inbound input
+document that reached Success becomes one export in the queue of the tenant whose key sent it, as
+Routty would after processing it, drawing only on that tenant's masterdata:
 - supplier Number: the business partner Routty matched (party Number, else registration number, a
   Supplier and one of the tenant's Rutter vendors preferred), so the project's PartyList makes it the
   Rutter vendor id;
 - matching: an invoice naming an order (UBL OrderReference) is matched against the purchase orders
-  Routty holds (uploaded masterdata, completed with the tenant's Rutter purchase orders as the project
-  sends them), line by line on the article; an unmatched line, a line amount that differs from its
+  the tenant holds in Routty (uploaded masterdata, completed with the tenant's Rutter purchase orders as
+  the project sends them), line by line on the article; an unmatched line, a line amount that differs from its
   order line, an order Routty does not hold: a MatchingException;
 - coding: one coding line per invoice line, on the matched order line's GL account, else on one of the
   tenant's active cost accounts (those Routty offers as AccountingMasterData when it holds any),
@@ -56,8 +56,9 @@ from starlette.routing import Route
 
 from sandbox import b2brouter, routty_documents
 from sandbox.dataset import EU, TAX_RATES, Tenant, cents, vat_breakdown
-from sandbox.routty import XML_TYPES, _now_iso, _parser, _problem, paged
-from sandbox.routty_documents import KINDS, NS, _blob_error, _norm, _text, key_for, refused_signature, signed_url
+from sandbox.credentials import RouttyKey
+from sandbox.routty import XML_TYPES, _now_iso, _parser, _problem, api_key, key_admin, paged
+from sandbox.routty_documents import KINDS, NS, _blob_error, _norm, _text, refused_signature, signed_url
 
 if TYPE_CHECKING:
     from sandbox.app import SandboxState
@@ -188,12 +189,12 @@ class Books:
 
 
 def _books(state: SandboxState, tenant: Tenant) -> Books:
-    rutter = tenant.rutter.collections
+    rutter, routty = tenant.rutter.collections, state.routty.tenants[tenant.name]  # the Routty tenant's own
     gl = {a["id"]: (a.get("nominal_code") or "").strip() or a["id"] for a in rutter["accounts"]}
-    offered = {r.get("Value") for r in state.routty.accounting.values() if (r.get("type") or "").lower() == "glaccount"}
+    offered = {r.get("Value") for r in routty.accounting.values() if (r.get("type") or "").lower() == "glaccount"}
     costs = [gl[a["id"]] for a in rutter["accounts"]
              if a["account_type"] in ("expense", "cost_of_goods_sold") and a.get("status") != "inactive"]
-    held = list(state.routty.purchase_orders.values())
+    held = list(routty.purchase_orders.values())
     known = {_order_key(o) for o in held}
     orders = held + [o for o in (_order_record(po, tenant) for po in rutter["purchase_orders"])
                      if _order_key(o) not in known]
@@ -202,7 +203,7 @@ def _books(state: SandboxState, tenant: Tenant) -> Books:
     for v in sorted(vendors.values(), key=lambda v: v["id"]):
         by_vat.setdefault(_norm(v.get("tax_number") or ""), v["id"])
     by_vat.pop("", None)
-    return Books(tenant, state.routty.partners, state.routty.bank_accounts, orders, gl,
+    return Books(tenant, routty.partners, routty.bank_accounts, orders, gl,
                  [c for c in costs if c in offered] or costs, vendors, by_vat)
 
 
@@ -236,13 +237,6 @@ def _order_key(order: dict) -> tuple[str, str]:
 
 def _order_lines(order: dict) -> list[dict]:
     return (order.get("PurchaseOrderLines") or {}).get("PurchaseOrderLine", [])
-
-
-def _tenant_of(invoice: Invoice, state: SandboxState) -> Tenant:
-    vat, ids = _norm(invoice.buyer.get("vat") or ""), set(invoice.buyer["ids"])
-    tenants = list(state.dataset.tenants.values())
-    return next((t for t in tenants if t.rutter.company_info["id"] in ids
-                 or (vat and vat == _norm(t.rutter.company_info.get("tax_number") or ""))), tenants[0])
 
 
 def _supplier_number(invoice: Invoice, books: Books) -> str | None:
@@ -695,7 +689,7 @@ def sync(state: SandboxState) -> None:
         invoice = from_ubl(doc.xml)
         invoice.attachments = [{"fileName": a.file_name, "mimeType": a.mime_type,
                                 "sha256": hashlib.sha256(a.body or b"").hexdigest()} for a in doc.attachments.values()]
-        tenant = _tenant_of(invoice, state)
+        tenant = state.dataset.tenants[doc.tenant]  # exported to the tenant whose key sent it
         if _export(state, tenant, invoice, "document", invoice.key(), doc.correlation_id, doc.received_on[:10],
                    doc.status_changed_on):
             _specials(state, tenant)
@@ -724,20 +718,21 @@ def _download_url(request: Request, store: ExportStore, export: Export) -> str:
 # ---------------------------------------------------------------- endpoints
 
 def _guarded(state: SandboxState, handler):
-    """Only an Output key opens the output API; the key decides the tenant's queue."""
+    """Only an Output key opens the output API; the key's tenant decides the queue."""
     async def endpoint(request: Request) -> Response:
-        checked = key_for(request, "Output", "the output-documents API takes the Output Inbound key "
-                                             "(ROUTTY_OUTPUT_INBOUND_API_KEY)")
-        if isinstance(checked, Response):
-            return checked
+        key = api_key(request, "Output", "the output-documents API takes the Output Inbound key "
+                                         "(ROUTTY_OUTPUT_INBOUND_API_KEY)")
+        if isinstance(key, Response):
+            return key
         sync(state)
-        return await handler(request, state.dataset.tenant_where("routty_output_key", checked[0]))
+        return await handler(request, key)
     return endpoint
 
 
-def _feedback_record(fb, export: Export) -> dict:
+def _feedback_record(fb, export: Export, key: RouttyKey) -> dict:
     status, booking = fb.findtext("Status").strip(), fb.findtext("FeedbackAccounting/BookingNumber") or None
-    return {"receivedOn": _now_iso(), "status": status, "documentGuid": fb.findtext("DocumentGuid"),
+    return {"receivedOn": _now_iso(), **key_admin(key), "status": status,
+            "documentGuid": fb.findtext("DocumentGuid"),
             "documentSetId": int(fb.findtext("DocumentSetId")), "processDate": fb.findtext("ProcessDate"),
             "bookingNumber": booking, "bookingDate": fb.findtext("FeedbackAccounting/BookingDate"),
             "journal": fb.findtext("FeedbackAccounting/Journal"),
@@ -750,26 +745,26 @@ def routes(state: SandboxState) -> list[Route]:
     def store() -> ExportStore:
         return state.routty_exports
 
-    def find(request: Request, tenant: Tenant) -> Export | None:
+    def find(request: Request, key: RouttyKey) -> Export | None:
         export = store().exports.get(request.path_params["document_id"])
-        return export if export is not None and export.tenant == tenant.name else None
+        return export if export is not None and export.tenant == key.tenant else None
 
     def not_found(request: Request) -> JSONResponse:
         return _problem(404, "Not Found", f"No output document {request.path_params['document_id']} for this key.")
 
-    async def listing(request: Request, tenant: Tenant) -> JSONResponse:
-        return paged(request, store().queue(tenant.name), lambda e: e.item(_download_url(request, store(), e)))
+    async def listing(request: Request, key: RouttyKey) -> JSONResponse:
+        return paged(request, store().queue(key.tenant), lambda e: e.item(_download_url(request, store(), e)))
 
-    async def acknowledge(request: Request, tenant: Tenant) -> JSONResponse:
-        export = find(request, tenant)
+    async def acknowledge(request: Request, key: RouttyKey) -> JSONResponse:
+        export = find(request, key)
         if export is None:
             return not_found(request)
         export.acknowledgements += 1
         export.acknowledged_on = export.acknowledged_on or _now_iso()
         return JSONResponse({"documentId": export.document_id, "acknowledgedOn": export.acknowledged_on})
 
-    async def feedback(request: Request, tenant: Tenant) -> JSONResponse:
-        export = find(request, tenant)
+    async def feedback(request: Request, key: RouttyKey) -> JSONResponse:
+        export = find(request, key)
         if export is None:
             return not_found(request)
         if request.headers.get("content-type", "").split(";")[0].strip().lower() not in XML_TYPES:
@@ -796,7 +791,7 @@ def routes(state: SandboxState) -> list[Route]:
                                                     f"DocumentSetId {set_id}; output document {export.document_id} "
                                                     f"is {export.guid} / {export.set_id}.")
         for fb in documents:
-            export.feedback.append(_feedback_record(fb, export))
+            export.feedback.append(_feedback_record(fb, export, key))
         return JSONResponse({"documentId": export.document_id, "received": len(documents),
                              "feedbackCount": len(export.feedback)})
 

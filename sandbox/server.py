@@ -19,7 +19,8 @@ STARTUP_TIMEOUT = 20.0
 
 
 def embedded_env(base_url: str) -> dict[str, str]:
-    """Every setting the project reads, pointing at the sandbox at base_url (first Rutter tenant)."""
+    """Every setting the project reads, pointing at the sandbox at base_url: one company under the plain
+    names, acme (the first Rutter tenant, and its own Routty tenant's four keys)."""
     base = base_url.rstrip("/")
     return {
         "RUTTER_BASE_URL": f"{base}/rutter/versioned",
@@ -38,29 +39,26 @@ def embedded_env(base_url: str) -> dict[str, str]:
         "B2BROUTER_API_KEY": credentials.B2BROUTER_API_KEY,
         "B2BROUTER_ACCOUNT_ID": credentials.B2BROUTER_ACCOUNT_ID,
         "ROUTTY_BASE_URL": f"{base}/routty",
-        "ROUTTY_API_KEY": credentials.ROUTTY_API_KEY,
-        "ROUTTY_INPUT_OUTBOUND_API_KEY": credentials.ROUTTY_INPUT_OUTBOUND_API_KEY,
-        "ROUTTY_INPUT_INBOUND_API_KEY": credentials.ROUTTY_INPUT_INBOUND_API_KEY,
-        "ROUTTY_OUTPUT_INBOUND_API_KEY": credentials.ROUTTY_OUTPUT_INBOUND_API_KEY,
+        **credentials.TENANTS["acme"].routty_keys,
     }
 
 
+# No Routty key is shared: each belongs to one company's Routty tenant.
 SHARED_ENV = ("RUTTER_BASE_URL", "RUTTER_CLIENT_ID", "RUTTER_CLIENT_SECRET", "RUTTER_VERSION", "JORTT_BASE_URL",
-              "JORTT_TOKEN_URL", "JORTT_LEGACY_BASE_URL", "B2BROUTER_BASE_URL", "ROUTTY_BASE_URL", "ROUTTY_API_KEY",
-              "ROUTTY_INPUT_OUTBOUND_API_KEY", "ROUTTY_INPUT_INBOUND_API_KEY", "ROUTTY_OUTPUT_INBOUND_API_KEY")
+              "JORTT_TOKEN_URL", "JORTT_LEGACY_BASE_URL", "B2BROUTER_BASE_URL", "ROUTTY_BASE_URL")
 
 
 def tenant_env(base_url: str) -> dict[str, str]:
     """The settings of every tenant under its own prefix (ACME_..., GLOBEX_...) plus the shared ones.
     A tenant gets the Jortt credentials of the API it uses: current (client id/secret) or legacy, and
-    its own Routty Output key (its export queue); the other Routty keys are shared."""
+    its own four Routty keys (masterdata, Input Outbound, Input Inbound, Output Inbound)."""
     shared = embedded_env(base_url)
     env = {name: shared[name] for name in SHARED_ENV}
     for t in credentials.TENANTS.values():
         jortt = dict(zip(("JORTT_CLIENT_ID", "JORTT_CLIENT_SECRET"), t.jortt_client)) if t.jortt_api == "current" \
             else dict(zip(("JORTT_LEGACY_APP_NAME", "JORTT_LEGACY_API_KEY"), t.jortt_legacy))
         own = {"RUTTER_ACCESS_TOKEN": t.rutter_access_token, **jortt, "B2BROUTER_API_KEY": t.b2brouter_api_key,
-               "B2BROUTER_ACCOUNT_ID": t.b2brouter_account_id, "ROUTTY_OUTPUT_INBOUND_API_KEY": t.routty_output_key}
+               "B2BROUTER_ACCOUNT_ID": t.b2brouter_account_id, **t.routty_keys}
         env.update({f"{t.name.upper()}_{name}": value for name, value in own.items()})
     return env
 

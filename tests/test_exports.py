@@ -40,7 +40,7 @@ def run(instance, job: str, run_config: dict | None = None, selection=None) -> d
 
 def tick(instance, cursor=None):
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={
-        "routty": RouttyResource(base_url=os.environ["ROUTTY_BASE_URL"], api_key=os.environ["ROUTTY_API_KEY"])})
+        "routty": RouttyResource(base_url=os.environ["ROUTTY_BASE_URL"])})
     return sensors.exports_sensor(context)
 
 

@@ -91,7 +91,7 @@ def sendable_jortt_invoices(sandbox) -> set[str]:
 def upload_sales(claimant: str, is_live) -> dict:
     """The sales upload as the asset does it, outside Dagster (so a test can kill it at any step)."""
     tenant = tenant_by_id("default")
-    routty = RouttyResource(base_url=os.environ["ROUTTY_BASE_URL"], api_key=os.environ["ROUTTY_API_KEY"])
+    routty = RouttyResource(base_url=os.environ["ROUTTY_BASE_URL"])
     jortt = JorttResource(base_url=os.environ["JORTT_BASE_URL"], token_url=os.environ["JORTT_TOKEN_URL"])
     with routty.client(tenant, SALES_INPUT_KEY) as client, jortt.client(tenant) as jortt_client:
         sender = DocumentSender(client, jortt_pdf(jortt_client))
@@ -266,7 +266,7 @@ def test_an_invoice_that_cannot_be_built_is_rejected_and_the_others_go_on(embedd
 
 def _tick(instance, cursor: str | None = None):
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={
-        "routty": RouttyResource(base_url=os.environ["ROUTTY_BASE_URL"], api_key=os.environ["ROUTTY_API_KEY"])})
+        "routty": RouttyResource(base_url=os.environ["ROUTTY_BASE_URL"])})
     return sensors.document_status_sensor(context)
 
 

@@ -25,7 +25,7 @@ def push_once(instance) -> str:
 
 
 def tick(instance, env, cursor=None):
-    routty = RouttyResource(base_url=env["ROUTTY_BASE_URL"], api_key=env["ROUTTY_API_KEY"])
+    routty = RouttyResource(base_url=env["ROUTTY_BASE_URL"])
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"routty": routty})
     return masterdata_status_sensor(context)
 

@@ -31,7 +31,7 @@ def tenants(sandbox, tmp_path, monkeypatch):
 
 
 def tick(sensor, instance, cursor=None, log_handler=None):
-    routty = RouttyResource(base_url=os.environ["ROUTTY_BASE_URL"], api_key=os.environ["ROUTTY_API_KEY"])
+    routty = RouttyResource(base_url=os.environ["ROUTTY_BASE_URL"])
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"routty": routty})
     if log_handler:
         context.log.addHandler(log_handler)  # the tick's logger does not propagate to the root

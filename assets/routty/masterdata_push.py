@@ -77,7 +77,7 @@ def open_sender(stack: ExitStack, tenant: Tenant, doc: MasterdataDocument, routt
         drop = stack.enter_context(sftp.drop_folder(tenant))
         # Named by content: a repeated drop overwrites the same file instead of adding a copy.
         return (lambda xml, _, sha: "sftp:" + drop.upload(f"{doc.list_type}-{sha[:16]}.xml", xml), "Delivered"), None
-    client = stack.enter_context(routty.client())
+    client = stack.enter_context(routty.client(tenant))
     return (lambda xml, correlation_id, _: client.upload_masterdata(xml, correlation_id), "Pending"), client
 
 

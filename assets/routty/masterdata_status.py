@@ -13,7 +13,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.routty import ledger
 from resources.routty import RouttyResource
-from resources.tenants import tenant_of_run
+from resources.tenants import Tenant, tenant_of_run
 from resources.warehouse import ensure_schema
 
 
@@ -23,9 +23,11 @@ class StatusConfig(dg.Config):
     max_wait_seconds: float = 10.0
 
 
-def poll_until_settled(routty: RouttyResource, uploads: list[ledger.Upload], max_wait_seconds: float) -> list:
+def poll_until_settled(routty: RouttyResource, tenant: Tenant, uploads: list[ledger.Upload],
+                       max_wait_seconds: float) -> list:
+    """Asked with the tenant's masterdata key, the key its uploads were made with."""
     deadline, delay, settled = time.monotonic() + max_wait_seconds, 0.2, {}
-    with routty.client() as client:
+    with routty.client(tenant) as client:
         while True:
             for upload in uploads:
                 if upload.status_id not in settled or not settled[upload.status_id].is_terminal:
@@ -67,7 +69,7 @@ def masterdata_status_assets(
         with warehouse.get_connection() as conn:
             ensure_schema(conn)
             uploads = ledger.in_flight(conn, tenant.id)
-        results = poll_until_settled(routty, uploads, config.max_wait_seconds) if uploads else []
+        results = poll_until_settled(routty, tenant, uploads, config.max_wait_seconds) if uploads else []
         with warehouse.get_connection() as conn:
             for result in results:
                 ledger.record_status(conn, result)

@@ -180,7 +180,7 @@ def test_keys_per_direction_and_flow(sandbox, client, parties):
     env, tenants = embedded_env("http://127.0.0.1:1"), tenant_env("http://127.0.0.1:1")
     names = ("ROUTTY_API_KEY", "ROUTTY_INPUT_OUTBOUND_API_KEY", "ROUTTY_INPUT_INBOUND_API_KEY",
              "ROUTTY_OUTPUT_INBOUND_API_KEY")
-    assert len({env[n] for n in names}) == 4 and all(tenants[n] == env[n] for n in names)
+    assert len({env[n] for n in names}) == 4 and all(tenants[f"ACME_{n}"] == env[n] for n in names)
 
 
 def test_request_and_upload_url_validation(sandbox, client):

@@ -10,12 +10,13 @@ import pytest
 from lxml import etree
 
 from sandbox import credentials as cred
+from tests.sandbox import routty_auth
 from tests.sandbox.test_routty_documents import IN, MASTER, MASTERDATA, send, ubl
 from tests.sandbox.test_tenants import truth
 
 API = "/routty/connector-api/output-api/output-documents"
 ACME = {"Authorization": f"ApiKey {cred.ROUTTY_OUTPUT_INBOUND_API_KEY}"}
-GLOBEX = {"Authorization": f"ApiKey {cred.ROUTTY_OUTPUT_INBOUND_API_KEY_2}"}
+GLOBEX = routty_auth("globex", "ROUTTY_OUTPUT_INBOUND_API_KEY")
 ROOT = Path(__file__).resolve().parents[2]
 EXPORT_XSD = etree.XMLSchema(etree.parse(str(ROOT / "assets/routty/xsd/RouttyExportDocument.xsd")))
 FEEDBACK_XSD = etree.XMLSchema(etree.parse(str(ROOT / "assets/routty/xsd/RouttyFeedbackDocuments.xsd")))

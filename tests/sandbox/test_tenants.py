@@ -76,17 +76,20 @@ def dec(value) -> Decimal:
 
 def test_tenant_env_names_each_tenants_credentials():
     env = tenant_env("http://127.0.0.1:1")
+    routty = tuple(cred.ROUTTY_CONFIGS)  # each company's own four Routty keys
     assert {k for k in env if k.startswith("ACME_")} == {f"ACME_{n}" for n in (
         "RUTTER_ACCESS_TOKEN", "JORTT_CLIENT_ID", "JORTT_CLIENT_SECRET", "B2BROUTER_API_KEY", "B2BROUTER_ACCOUNT_ID",
-        "ROUTTY_OUTPUT_INBOUND_API_KEY")}
+        *routty)}
     assert {k for k in env if k.startswith("GLOBEX_")} == {f"GLOBEX_{n}" for n in (
         "RUTTER_ACCESS_TOKEN", "JORTT_LEGACY_APP_NAME", "JORTT_LEGACY_API_KEY", "B2BROUTER_API_KEY",
-        "B2BROUTER_ACCOUNT_ID", "ROUTTY_OUTPUT_INBOUND_API_KEY")}
+        "B2BROUTER_ACCOUNT_ID", *routty)}
     assert env["GLOBEX_RUTTER_ACCESS_TOKEN"] == cred.RUTTER_ACCESS_TOKEN_2
-    assert env["GLOBEX_ROUTTY_OUTPUT_INBOUND_API_KEY"] == cred.ROUTTY_OUTPUT_INBOUND_API_KEY_2 != \
-        env["ACME_ROUTTY_OUTPUT_INBOUND_API_KEY"] == env["ROUTTY_OUTPUT_INBOUND_API_KEY"]
+    keys = [env[f"{prefix}_{n}"] for prefix in ("ACME", "GLOBEX") for n in routty]
+    assert len(set(keys)) == 8 and set(keys) == set(cred.ROUTTY_KEYS)  # every one distinct, every one known
+    assert all(cred.ROUTTY_KEYS[env[f"GLOBEX_{n}"]].tenant == "globex" for n in routty)
     assert env["JORTT_TOKEN_URL"] == "http://127.0.0.1:1/jortt/oauth-provider/oauth/token"
     assert "RUTTER_ACCESS_TOKEN" not in env and "JORTT_CLIENT_ID" not in env
+    assert not set(routty) & set(env)  # no shared Routty key: a multi-company deployment needs none
 
 
 def test_each_credential_sees_only_its_tenant(sandbox, client):

@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 bash scripts/ensure-sshd.sh
-exec .venv/bin/python -m pytest -q "$@"
+# One worker per core: most tests wait on loopback servers and subprocesses, so two overlap well.
+exec .venv/bin/python -m pytest -q -n auto "$@"

@@ -12,6 +12,7 @@ from assets.routty.fields import RecordError
 from assets.routty.ubl_invoice import (CREDIT_NOTE, INVOICE, NS, SalesInvoice, UblLine, UblParty, build_ubl,
                                        split_discount, validate_ubl)
 from sandbox.dataset import cents, vat_breakdown
+from sandbox.credentials import ROUTTY_INPUT_OUTBOUND_API_KEY, ROUTTY_KEYS
 from sandbox.routty_documents import InputDocument, _verdict
 
 D = Decimal
@@ -57,7 +58,8 @@ def texts(root: etree._Element, path: str) -> list[str]:
 
 
 def verdict(xml: bytes, partners=PARTNERS) -> tuple[str, str | None, str | None]:
-    doc = InputDocument("doc-1", "jortt-1", "Outbound", "2024-03-05T10:00:00Z", None, "2024-03-05T10:00:00Z", xml=xml)
+    doc = InputDocument("doc-1", "jortt-1", ROUTTY_KEYS[ROUTTY_INPUT_OUTBOUND_API_KEY], "2024-03-05T10:00:00Z", None,
+                        "2024-03-05T10:00:00Z", xml=xml)
     return _verdict(doc, partners)
 
 

@@ -65,11 +65,21 @@ def _prepare_environment(sandbox_env: dict[str, str]) -> None:
     os.environ.update(sandbox_env)
     os.environ.setdefault("TENANTS_FILE", str(TENANTS_FILE))
     os.environ.setdefault("WAREHOUSE_PATH", "data/warehouse.duckdb")
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path("data/dagster_home").resolve())))
+    write_instance_settings(Path(os.environ.setdefault("DAGSTER_HOME", str(Path("data/dagster_home").resolve()))))
+
+
+# The only pool is Rutter's (resources/rutter.py POOL): one Rutter step at a time across all runs, so
+# the companies' parallel runs take turns at the organization's rate limit.
+POOL_SETTINGS = "concurrency:\n  pools:\n    granularity: op\n    default_limit: 1\n"
+
+
+def write_instance_settings(home: Path) -> None:
+    """The instance's dagster.yaml; a home made before the pool existed gets its setting added."""
     home.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
-    if not settings.exists():
-        settings.write_text("telemetry:\n  enabled: false\n")
+    text = settings.read_text() if settings.exists() else "telemetry:\n  enabled: false\n"
+    if "concurrency:" not in text:
+        settings.write_text(text.rstrip("\n") + "\n" + POOL_SETTINGS)
 
 
 def run_main_job() -> int:

@@ -89,12 +89,22 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
 class RateLimiter:
     """Client-side token bucket, so we stay under a system's published limit instead of learning
     it from 429s. Hand-written (a dozen lines): the libraries for it (pyrate-limiter, limits) bring
-    storage backends this in-process use does not need. Shared per process and key."""
+    storage backends this in-process use does not need. Shared per process and key (shared_limiter),
+    or one per turn at a limit that processes take turns at (taking_turns)."""
 
-    def __init__(self, requests: int, per_seconds: float):
-        self.capacity, self.rate = float(requests), requests / per_seconds
-        self.tokens, self.updated = float(requests), time.monotonic()
+    def __init__(self, requests: int, per_seconds: float, burst: int | None = None, tokens: float | None = None):
+        self.capacity, self.rate = float(burst or requests), requests / per_seconds
+        self.tokens, self.updated = self.capacity if tokens is None else tokens, time.monotonic()
         self.lock = threading.Lock()
+
+    @classmethod
+    def taking_turns(cls, requests: int, per_seconds: float) -> RateLimiter:
+        """At most `requests` in any `per_seconds` window, summed over holders that take turns (one
+        at a time: a Dagster pool hands the limit from process to process). Each holder starts empty,
+        so a window holds at most one leftover burst plus its refill; the two add up to 90% of the
+        limit, the rest is a margin for network jitter."""
+        burst = max(1, requests // 20)
+        return cls(max(1, requests * 9 // 10 - burst), per_seconds, burst=burst, tokens=0.0)
 
     def acquire(self) -> None:
         with self.lock:

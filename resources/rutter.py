@@ -13,14 +13,20 @@ from contextlib import contextmanager
 
 import dagster as dg
 import httpx
+from pydantic import PrivateAttr
 
 from resources.pages import Page
-from resources.http import ApiClient, CredentialsError, RemoteError, RetryPolicy, shared_limiter
+from resources.http import ApiClient, CredentialsError, RateLimiter, RemoteError, RetryPolicy, shared_limiter
 from resources.tenants import Tenant
 
 PRODUCTION_URL = "https://production.rutterapi.com/versioned"
 # Rutter's limit is 500 requests per 10 s per organization, across all its connections (tenants).
 RATE_LIMIT = (500, 10.0)
+# The Dagster pool of every step that calls Rutter. The organization's limit must hold across the
+# parallel runs of all companies; the instance coordinates a pool (its storage, not a shared disk:
+# it holds on Kubernetes too), so with a pool limit of k at most k Rutter steps run at once, each
+# with 1/k of the limit. A process-wide limiter would need a store of its own shared by every pod.
+POOL = "rutter"
 # Error codes that only a person can fix (reconnect the books, re-authorize): no retry.
 FAIL_FAST_CODES = frozenset({"INVALID_CREDENTIALS", "CONNECTION_DISABLED", "NEEDS_UPDATE"})
 
@@ -117,6 +123,22 @@ class RutterResource(dg.ConfigurableResource):
     page_size: int = 50  # Rutter publishes no maximum; 50 is its default
     max_pages: int = 100_000
     max_attempts: int = 5
+    _pool_limit: int | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._pool_limit = pool_limit(context.instance) if context.instance else None
+        if self._pool_limit is None and context.log:
+            context.log.warning(f"Dagster pool {POOL!r} has no limit on this instance: Rutter steps of parallel "
+                                "runs do not take turns and may together exceed Rutter's organization limit "
+                                f"(set concurrency.pools.default_limit or `dagster instance concurrency set {POOL} 1`)")
+
+    def limiter(self) -> RateLimiter:
+        """With the pool limited, this step's share of the organization's limit (its own bucket: the
+        slot is its turn); without, the run's (one bucket per process, as steps run one by one)."""
+        requests, seconds = RATE_LIMIT
+        if self._pool_limit:
+            return RateLimiter.taking_turns(requests // self._pool_limit, seconds)
+        return shared_limiter(f"rutter:{self.base_url}", requests, seconds)
 
     @contextmanager
     def client(self, tenant: Tenant) -> Iterator[RutterClient]:
@@ -130,7 +152,17 @@ class RutterResource(dg.ConfigurableResource):
             params={"access_token": tenant.secret("RUTTER_ACCESS_TOKEN")},
             policy=RetryPolicy(max_attempts=self.max_attempts),
             describe_error=describe_rutter_error,
-            limiter=shared_limiter(f"rutter:{self.base_url}", *RATE_LIMIT),
+            limiter=self.limiter(),
         )
         with http:
             yield RutterClient(http, self.page_size, self.max_pages, hint)
+
+
+def pool_limit(instance: dg.DagsterInstance) -> int | None:
+    """How many Rutter steps the instance lets run at once: the pool's limit, else the default
+    limit it will get (concurrency.pools.default_limit); None when nothing limits them."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return None
+    limits = {pool.name: pool.limit for pool in storage.get_pool_limits()}
+    return limits.get(POOL) or instance.get_concurrency_config().pool_config.default_pool_limit or None

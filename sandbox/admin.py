@@ -99,7 +99,8 @@ def routes(state: SandboxState) -> list[Route]:
                 state.faults.update(await _json(request))
             except ValueError as e:
                 raise AdminError(400, str(e)) from None
-        return {"faults": asdict(state.faults.settings), "injected": dict(state.faults.injected)}
+        return {"faults": asdict(state.faults.settings), "injected": dict(state.faults.injected),
+                "busiest_window": dict(state.faults.busiest_window)}
 
     def connection(token: str | None):
         conn = state.dataset.connections.get(token or credentials.RUTTER_ACCESS_TOKEN)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 
@@ -29,6 +30,10 @@ class FaultSettings:
     rate_limit_every: int = 0  # every Nth request -> 429
     rate_limit_burst: int = 0  # the next K requests -> 429
     retry_after: int = 1  # seconds, in the Retry-After header of a 429
+    # A limit per system (Rutter's is per organization: the sandbox has one), e.g. Rutter's 500 per
+    # 10 000 ms: a request beyond `window_limit` in the last `window_ms` -> 429. Every request counts, refused ones too.
+    window_limit: int = 0
+    window_ms: int = 10_000
     unavailable_every: int = 0  # every Nth request -> 503
     unavailable_burst: int = 0  # the next K requests -> 503
     drop_every: int = 0  # every Nth request: connection closed mid-response
@@ -85,6 +90,8 @@ class Faults:
         self.ingest_records: Counter[str] = Counter()  # records and pages seen by the ingest faults below
         self.ingest_pages: Counter[str] = Counter()
         self.burst_used = {"rate_limit": Counter(), "unavailable": Counter(), "lost_response": Counter()}
+        self.recent: dict[str, deque] = {}  # arrival times within the window, per system
+        self.busiest_window: Counter[str] = Counter()  # most requests that arrived in any window, per system
 
     def update(self, changes: dict) -> FaultSettings:
         """Partial update; raises ValueError on an unknown name or a bad value."""
@@ -116,6 +123,8 @@ class Faults:
     def _decide(self, system: str, method: str) -> str | None:
         s = self.settings
         n = self.requests[system] = self.requests[system] + 1
+        if s.window_limit and self._in_window(system) > s.window_limit:
+            return "rate_limit"
         if method != "GET":
             self.writes[system] += 1
             if s.lost_response_every and self.writes[system] % s.lost_response_every == 0:
@@ -132,6 +141,15 @@ class Faults:
         if s.unavailable_every and n % s.unavailable_every == 0:
             return "unavailable"
         return None
+
+    def _in_window(self, system: str) -> int:
+        """Count this request's arrival: how many arrived in the window that ends with it."""
+        now, recent = time.monotonic(), self.recent.setdefault(system, deque())
+        recent.append(now)
+        while recent[0] <= now - self.settings.window_ms / 1000:
+            recent.popleft()
+        self.busiest_window[system] = max(self.busiest_window[system], len(recent))
+        return len(recent)
 
     def malform(self, system: str, records: list[dict], date_field: str | None = "updated_at",
                 id_field: str = "id") -> list[dict]:

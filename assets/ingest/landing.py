@@ -78,11 +78,13 @@ def window_for(cursor: str | None, config: IngestConfig, incremental: bool) -> W
     return Window(since=since)
 
 
-def ingest_asset(system: str, stream: str, description: str, partitions_def: dg.PartitionsDefinition | None):
-    """The decorator every ingest asset shares."""
+def ingest_asset(system: str, stream: str, description: str, partitions_def: dg.PartitionsDefinition | None,
+                 pool: str | None = None):
+    """The decorator every ingest asset shares; `pool`: the Dagster pool of a system whose limit
+    is shared by every run (Rutter's)."""
     key = dg.AssetKey([system, stream])
     return dg.asset(key=key, group_name="ingest", kinds={system, "duckdb"}, partitions_def=partitions_def,
-                    check_specs=check_specs(key), description=description)
+                    check_specs=check_specs(key), description=description, pool=pool)
 
 
 def check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:

@@ -13,7 +13,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.ingest.landing import IngestConfig, Window, ingest, ingest_asset, skip
 from resources.pages import Page
-from resources.rutter import RutterNotReady, RutterResource
+from resources.rutter import POOL, RutterNotReady, RutterResource
 from resources.tenants import tenant_of_run
 from resources.warehouse import ChildSpec, Column, StreamSpec
 
@@ -117,7 +117,9 @@ def _ms(moment) -> int | None:
 
 
 def rutter_stream_asset(spec: StreamSpec, partitions_def: dg.PartitionsDefinition | None) -> dg.AssetsDefinition:
-    @ingest_asset("rutter", spec.stream, f"Rutter {spec.stream} → {spec.raw_table} (JSON) and {spec.staging_table} (typed), upserted by id.", partitions_def)
+    # In the pool: Rutter steps of parallel runs take turns at the organization's rate limit.
+    @ingest_asset("rutter", spec.stream, f"Rutter {spec.stream} → {spec.raw_table} (JSON) and {spec.staging_table} (typed), upserted by id.",
+                  partitions_def, pool=POOL)
     def rutter_stream(
         context: dg.AssetExecutionContext, config: IngestConfig, rutter: RutterResource, warehouse: DuckDBResource
     ) -> Iterator[dg.MaterializeResult]:

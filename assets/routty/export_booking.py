@@ -44,7 +44,7 @@ from assets.routty.feedback import Booking, FeedbackInvalid, feedback_xml
 from resources.b2brouter import B2BrouterResource
 from resources.http import CredentialsError, RemoteError
 from resources.routty import EXPORT_OUTPUT_KEY, RouttyResource
-from resources.rutter import REPLAYED, RutterClient, RutterResource
+from resources.rutter import POOL as RUTTER_POOL, REPLAYED, RutterClient, RutterResource
 from resources.tenants import tenant_of_run
 from resources.warehouse import ensure_schema, ensure_stream_tables, table_exists
 
@@ -388,6 +388,7 @@ def export_booking_asset(partitions_def: dg.PartitionsDefinition | None) -> dg.A
         deps=[PICKUP_KEY, *(dg.AssetKey(["rutter", s]) for s in ("vendors", "accounts", "purchase_orders"))],
         partitions_def=partitions_def,
         kinds={"rutter", "routty", "b2brouter"},
+        pool=RUTTER_POOL,  # its Rutter calls count against the organization's limit too
         description="Picked-up exports booked as bills through Rutter (at most one each: idempotency key, "
                     "lookup, claims), feedback sent to Routty, the outcome marked in B2Brouter.",
     )

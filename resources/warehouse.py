@@ -60,7 +60,10 @@ class Column:
 
     `path` is a JSON path (default `$.<name>`); `sql` an expression over `record` instead, for
     values that come in more than one shape. `check` rejects the record when the raw value is
-    present but does not convert (an amount that is not a number, a date that is not a date).
+    present but does not convert (an amount that is not a number, a date that is not a date);
+    with `optional` too, the record is usable without the value (tolerant in: never lose a record
+    over an optional field), so it lands with the value NULL and a warning in sync.rejects (stage
+    `ingest-warning`) instead.
     """
 
     name: str
@@ -68,6 +71,7 @@ class Column:
     path: str | None = None
     check: bool = False
     sql: str | None = None
+    optional: bool = False
 
     def raw_sql(self) -> str:
         return f"({self.sql})" if self.sql else f"(record->>'{self.path or '$.' + self.name}')"
@@ -161,6 +165,7 @@ class LandResult:
     future_dated_keys: list[str] = field(default_factory=list)  # the first few of them
     deletions_held: int = 0  # rows a full read would have marked deleted, held by the mass-deletion guard
     live_rows: int = 0  # the tenant's rows not marked deleted, which deletions_held is a share of
+    warned: int = 0  # records landed without an optional field whose value did not convert
 
 
 def cursor_text(moment: datetime) -> str:
@@ -232,6 +237,7 @@ def land_spool(
             totals.duplicates += _drop_seen_before(conn, spec)
             with _transaction(conn):
                 totals.rejected += _write_rejects(conn, spec, tenant_id)
+                totals.warned += _write_warnings(conn, spec, tenant_id)
                 totals.unidentified += _count(conn, "incoming WHERE _problem IS NOT NULL AND _pk IS NULL")
                 totals.add_upsert(*_upsert_good_rows(conn, spec, tenant_id))
             _remember(conn, spec)
@@ -252,6 +258,7 @@ def land_spool(
         totals.good + totals.rejected + totals.duplicates, totals.new, totals.changed - totals.new,
         totals.good - totals.changed, totals.rejected, disappeared, cursor_before, cursor_after,
         totals.duplicates, sorted(totals.unexpected), sorted(totals.missing or ()), future, future_keys, held, live,
+        totals.warned,
     )
 
 
@@ -262,6 +269,7 @@ class _Totals:
     new: int = 0
     rejected: int = 0
     unidentified: int = 0  # rejected records without a key
+    warned: int = 0  # records landed without an optional field that did not convert
     duplicates: int = 0
     unexpected: set = field(default_factory=set)
     missing: set | None = None  # expected fields no chunk carried
@@ -310,7 +318,8 @@ def _remember(conn: duckdb.DuckDBPyConnection, spec: StreamSpec) -> None:
 def _stage_incoming(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, spool: Path) -> None:
     """One spooled chunk as a temp table of typed records, each with its first problem."""
     checks = [f"CASE WHEN NULLIF(TRIM({spec.key.raw_sql()}), '') IS NULL THEN '{spec.key.name}|missing' END"]
-    checks += [c.problem_sql(c.name) for c in spec.columns if c.check]
+    checks += [c.problem_sql(c.name) for c in spec.columns if c.check and not c.optional]
+    warnings = [c.problem_sql(c.name) for c in spec.columns if c.check and c.optional]
     for child in spec.children:
         for c in (c for c in child.columns if c.check):
             # The lambda's parameter is named `record` so the column's SQL reads the child element.
@@ -321,7 +330,8 @@ def _stage_incoming(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, spool: Pa
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE incoming AS
             SELECT NULLIF(TRIM({spec.key.raw_sql()}), '') AS _pk, record, md5(record::VARCHAR) AS record_hash, {typed}
-                   list_filter([{', '.join(checks)}], lambda x: x IS NOT NULL)[1] AS _problem
+                   list_filter([{', '.join(checks)}], lambda x: x IS NOT NULL)[1] AS _problem,
+                   list_filter([{', '.join(warnings)}]::VARCHAR[], lambda x: x IS NOT NULL) AS _warnings
             FROM (SELECT json AS record
                   FROM read_json_objects('{spool_literal}', format = 'newline_delimited',
                                          maximum_object_size = 16777216))"""  # per record, and DuckDB's read buffer
@@ -353,6 +363,21 @@ def _write_rejects(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id:
         [tenant_id, spec.name],
     )
     return _count(conn, "incoming WHERE _problem IS NOT NULL")
+
+
+def _write_warnings(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str) -> int:
+    """Optional fields dropped from records that landed, one row each; a record that lands clean
+    again clears its earlier ones."""
+    conn.execute(
+        """DELETE FROM sync.rejects WHERE tenant_id = ? AND stage = 'ingest-warning' AND source = ?
+           AND record_key IN (SELECT _pk FROM incoming WHERE _problem IS NULL)""", [tenant_id, spec.name])
+    conn.execute(
+        f"""INSERT OR REPLACE INTO sync.rejects
+            SELECT ?, 'ingest-warning', ?, _pk, split_part(w, '|', 1),
+                   split_part(w, '|', 2) || ' (the record landed without it)', record::VARCHAR, {NOW_UTC}
+            FROM (SELECT _pk, record, unnest(_warnings) AS w FROM incoming WHERE _problem IS NULL)""",
+        [tenant_id, spec.name])
+    return _count(conn, "incoming WHERE _problem IS NULL AND len(_warnings) > 0")
 
 
 def _upsert_good_rows(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str) -> tuple[int, int, int, int]:

@@ -38,3 +38,27 @@ def test_chunks_keep_the_newest_version_reject_without_loss_and_mark_what_is_gon
         second = land_spool(conn, VENDORS, "t", again, complete=True)
         gone = {i for (i,) in conn.execute("SELECT id FROM staging.rutter_vendors WHERE deleted_at IS NOT NULL").fetchall()}
     assert second.disappeared == 3 and gone == {"V-2", "V-4", "V-5"}
+
+
+def test_an_optional_field_that_does_not_convert_is_dropped_with_a_warning_and_the_record_lands(tmp_path):
+    """Tolerant in: a vendor whose last_synced_at is garbage still lands (without it), a warning says
+    so; a vendor whose cursor field is garbage is still rejected (the cursor cannot do without it)."""
+    from resources.warehouse import ensure_schema
+
+    good = {"id": "V-1", "vendor_name": "Acme", "updated_at": "2024-03-01T10:00:00Z", "last_synced_at": "soon"}
+    broken_cursor = {"id": "V-2", "vendor_name": "Bolt", "updated_at": "yesterday"}
+    _, chunks = spool_records([Page({"vendors": [good, broken_cursor]})], tmp_path, VENDORS)
+    conn = duckdb.connect()
+    ensure_schema(conn)
+    result = land_spool(conn, VENDORS, "t", chunks)
+    assert (result.new, result.rejected, result.warned) == (1, 1, 1)
+    assert conn.execute("SELECT id, vendor_name, last_synced_at FROM staging.rutter_vendors").fetchall() == [
+        ("V-1", "Acme", None)]
+    assert conn.execute("SELECT stage, record_key, field FROM sync.rejects ORDER BY stage").fetchall() == [
+        ("ingest", "V-2", "updated_at"), ("ingest-warning", "V-1", "last_synced_at")]
+
+    fixed = {**good, "last_synced_at": "2024-03-01T10:00:00Z", "updated_at": "2024-03-02T10:00:00Z"}
+    (tmp_path / "again").mkdir()
+    _, again = spool_records([Page({"vendors": [fixed]})], tmp_path / "again", VENDORS)
+    land_spool(conn, VENDORS, "t", again)
+    assert conn.execute("SELECT count(*) FROM sync.rejects WHERE stage = 'ingest-warning'").fetchone() == (0,)

@@ -19,14 +19,19 @@ MONEY = "DECIMAL(18,2)"
 UBL_DOCUMENT = "xml.ubl.invoice.bis3"
 
 
+def _record_times() -> tuple[Column, ...]:
+    """When a record was made and changed, of a list read whole (no cursor): the record is usable without."""
+    return tuple(Column(name, "TIMESTAMP", check=True, optional=True) for name in ("created_at", "updated_at"))
+
+
 def _invoices(stream: str) -> StreamSpec:
     return StreamSpec("b2brouter", stream, "invoices", (
-        Column("number"), Column("date", "DATE", check=True), Column("due_date", "DATE", check=True),
+        Column("number"), Column("date", "DATE", check=True), Column("due_date", "DATE", check=True, optional=True),
         Column("state"), Column("type"), Column("currency"),
         Column("subtotal", MONEY, check=True), Column("tax_amount", MONEY, check=True), Column("total", MONEY, check=True),
         Column("contact_id", path="$.contact.id"), Column("contact_name", path="$.contact.name"),
         Column("contact_tin", path="$.contact.tin_value"),
-        Column("created_at", "TIMESTAMP", check=True), Column("updated_at", "TIMESTAMP", check=True),
+        Column("created_at", "TIMESTAMP", check=True, optional=True), Column("updated_at", "TIMESTAMP", check=True),
     ), children=(ChildSpec("lines", "$.lines", "invoice_id", (
         Column("description"), Column("quantity", MONEY, check=True), Column("price", MONEY, check=True),
         Column("amount", MONEY, check=True),
@@ -40,13 +45,13 @@ ISSUED_INVOICES = _invoices("issued_invoices")
 CONTACTS = StreamSpec("b2brouter", "contacts", "contacts", (
     Column("name"), Column("tin_value"), Column("tin_scheme"), Column("country"), Column("email"),
     Column("iban"), Column("address"), Column("city"), Column("postalcode"), Column("province"), Column("currency"),
-    Column("is_client", "BOOLEAN", check=True), Column("is_provider", "BOOLEAN", check=True),
-    Column("created_at", "TIMESTAMP", check=True), Column("updated_at", "TIMESTAMP", check=True),
+    Column("is_client", "BOOLEAN", check=True, optional=True), Column("is_provider", "BOOLEAN", check=True, optional=True),
+    *_record_times(),
 ), cursor_column=None)
 ACCOUNTS = StreamSpec("b2brouter", "accounts", "accounts", (
     Column("name"), Column("identifier"), Column("tin_value"), Column("country"), Column("email"),
     Column("address"), Column("city"), Column("postalcode"), Column("currency"),
-    Column("created_at", "TIMESTAMP", check=True), Column("updated_at", "TIMESTAMP", check=True),
+    *_record_times(),
 ), cursor_column=None)
 
 

@@ -68,7 +68,7 @@ INVOICE_LINES = ChildSpec("lines", "$.line_items", "invoice_id", (
 ))
 INVOICES = StreamSpec("jortt", "invoices", "data", (
     Column("invoice_status"), Column("invoice_number"),
-    Column("invoice_date", "DATE", check=True), Column("invoice_due_date", "DATE", check=True),
+    Column("invoice_date", "DATE", check=True), Column("invoice_due_date", "DATE", check=True, optional=True),
     Column("customer_id"), Column("tradename_id"),
     money("invoice_total", "$.invoice_total"), money("invoice_total_incl_vat", "$.invoice_total_incl_vat"),
     money("invoice_due_amount", "$.invoice_due_amount"),
@@ -76,7 +76,7 @@ INVOICES = StreamSpec("jortt", "invoices", "data", (
     Column("customer_company_name"), Column("customer_address_street"), Column("customer_address_postal_code"),
     Column("customer_address_city"), Column("customer_address_country_code"), Column("customer_vat_number"),
     Column("customer_reference"), Column("language"), Column("reference"),
-    Column("created_at", "TIMESTAMP", check=True),
+    Column("created_at", "TIMESTAMP", check=True, optional=True),
 ), cursor_column=None, children=(INVOICE_LINES,), known_fields=frozenset({"line_items"}))
 
 LEGACY_INVOICE_LINES = ChildSpec("lines", "$.line_items", "invoice_id", (

@@ -136,6 +136,9 @@ def ingest(
 def _warn(context: dg.AssetExecutionContext, spec: StreamSpec, tenant: Tenant, result: LandResult) -> None:
     if result.rejected:
         context.log.warning(f"{spec.name}: {result.rejected} record(s) rejected for tenant {tenant.id}; see sync.rejects")
+    if result.warned:
+        context.log.warning(f"{spec.name}: {result.warned} record(s) of tenant {tenant.id} landed without an optional "
+                            "field that did not convert; see sync.rejects (stage ingest-warning)")
     if result.future_dated:
         context.log.warning(f"{spec.name}: {result.future_dated} record(s) of tenant {tenant.id} dated in the future "
                             f"({spec.cursor_column}), e.g. {', '.join(result.future_dated_keys)}; "
@@ -158,6 +161,7 @@ def _metadata(tenant: Tenant, result: LandResult, window: Window, pages: int, st
         "rows_updated": result.updated,
         "rows_unchanged": result.unchanged,
         "rows_rejected": result.rejected,
+        "rows_with_warnings": result.warned,
         "rows_disappeared": result.disappeared,
         "rows_deletions_held": result.deletions_held,
         "rows_future_dated": result.future_dated,

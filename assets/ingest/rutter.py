@@ -22,7 +22,8 @@ RATE = "DECIMAL(9,4)"  # a percentage, e.g. 21 or 8.875
 
 
 def _times() -> tuple[Column, ...]:
-    return (Column("created_at", "TIMESTAMP", check=True), Column("updated_at", "TIMESTAMP", check=True))
+    # updated_at is the cursor; a record without a readable created_at is still the record.
+    return (Column("created_at", "TIMESTAMP", check=True, optional=True), Column("updated_at", "TIMESTAMP", check=True))
 
 
 def _lines(parent_key: str) -> ChildSpec:
@@ -43,9 +44,10 @@ def _payable(kind: str, *extra: Column) -> StreamSpec:
     """Bills and AR invoices share their shape."""
     return StreamSpec("rutter", f"{kind}s", f"{kind}s", (
         Column("platform_id"), *extra, Column("account_id"), Column("payment_terms_id"),
-        Column("issue_date", "DATE", check=True), Column("due_date", "DATE", check=True),
+        Column("issue_date", "DATE", check=True), Column("due_date", "DATE", check=True, optional=True),
         Column("status"), Column("currency_code"), Column("document_number"), Column("memo"),
-        *(Column(name, MONEY, check=True) for name in ("sub_total", "tax_amount", "total_amount", "amount_due", "total_discount")),
+        *(Column(name, MONEY, check=True) for name in ("sub_total", "tax_amount", "total_amount", "total_discount")),
+        Column("amount_due", MONEY, check=True, optional=True),
         Column("linked_purchase_order_ids", "VARCHAR[]", sql="json_extract_string(record, '$.linked_purchase_orders[*].id')"),
         *_times(),
     ), children=(_lines(f"{kind}_id"),), known_fields=frozenset({"linked_purchase_orders", "line_items", "subsidiary_id", "discount_amount", "linked_payments"}))
@@ -55,7 +57,7 @@ VENDORS = StreamSpec("rutter", "vendors", "vendors", (
     Column("platform_id"), Column("vendor_name"), Column("display_name"), Column("contact_name"),
     Column("email"), Column("phone"), Column("website"), Column("registration_number"), Column("tax_number"),
     Column("status"), Column("currency_codes", "VARCHAR[]"), Column("payment_terms_id"), Column("addresses", "JSON"),
-    *_times(), Column("last_synced_at", "TIMESTAMP", check=True), Column("platform_url"),
+    *_times(), Column("last_synced_at", "TIMESTAMP", check=True, optional=True), Column("platform_url"),
 ), known_fields=frozenset({"subsidiaries"}))
 
 CUSTOMERS = StreamSpec("rutter", "customers", "customers", (
@@ -67,7 +69,7 @@ CUSTOMERS = StreamSpec("rutter", "customers", "customers", (
 PURCHASE_ORDERS = StreamSpec("rutter", "purchase_orders", "purchase_orders", (
     Column("platform_id"), Column("vendor_id"), Column("subsidiary_id"), Column("issue_date", "DATE", check=True),
     Column("status"), Column("currency_code"), Column("document_number"), Column("memo"),
-    Column("total_amount", MONEY, check=True), Column("total_quantity", MONEY, check=True), *_times(),
+    Column("total_amount", MONEY, check=True), Column("total_quantity", MONEY, check=True, optional=True), *_times(),
 ), children=(_lines("purchase_order_id"),), known_fields=frozenset({"line_items", "posted_date", "vendor_name"}))
 
 BILLS = _payable("bill", Column("vendor_id"))
@@ -75,7 +77,7 @@ INVOICES = _payable("invoice", Column("customer_id"))
 
 ACCOUNTS = StreamSpec("rutter", "accounts", "accounts", (
     Column("platform_id"), Column("account_type"), Column("category"), Column("status"),
-    Column("balance", MONEY, check=True), Column("currency_code"), Column("name"), Column("nominal_code"), *_times(),
+    Column("balance", MONEY, check=True, optional=True), Column("currency_code"), Column("name"), Column("nominal_code"), *_times(),
 ), known_fields=frozenset({"subsidiaries", "parent_id"}))
 
 ITEMS = StreamSpec("rutter", "items", "items", (

@@ -89,15 +89,17 @@ def worker() -> int:
 
     from orchestration.definitions import build_definitions
     from orchestration.embedded import QUIET_CONSOLE
+    from orchestration.tenants import sync_tenant_partitions
     from resources.tenants import all_tenants
 
     defs, ok = build_definitions(), True
     with dg.DagsterInstance.get() as instance:
+        sync_tenant_partitions(instance)
         for job_name in ("routty_sync", "routty_exports"):
             job = defs.resolve_job_def(job_name)
             for tenant in all_tenants():
                 result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_CONSOLE,
-                                                partition_key=tenant.id if job.partitions_def else None)
+                                                partition_key=tenant.id)
                 print(f"{job_name} {tenant.id}: {'succeeded' if result.success else 'FAILED'}", flush=True)
                 ok = ok and result.success
     return 0 if ok else 1

@@ -1,6 +1,8 @@
 """The routty-sync code location: every stage's assets, the jobs, schedules, sensors and resources.
 
-Built by a function because the tenants (and so the partitions) come from the environment.
+Built by a function because the resources come from the environment. The tenants do not shape the
+graph: every asset is partitioned by the one dynamic partitions definition (resources/tenants.py),
+whose keys the instance keeps (orchestration/tenants.py).
 """
 
 import dagster as dg
@@ -22,12 +24,13 @@ from orchestration.jobs import document_status_job, exports_job, masterdata_stat
 from orchestration.resources import build_resources
 from orchestration.schedules import exports_schedule, push_schedule, sync_schedule
 from orchestration.sensors import document_status_sensor, exports_sensor, masterdata_status_sensor
-from resources.tenants import tenant_partitions
+from orchestration.tenants import tenants_sensor
+from resources.tenants import TENANT_PARTITIONS
 
 
 def build_definitions() -> dg.Definitions:
-    """Definitions for the tenants and resources the environment names now (tests call it again)."""
-    partitions = tenant_partitions()
+    """Definitions for the resources the environment names now (tests call it again)."""
+    partitions = TENANT_PARTITIONS
     documents = [document_assets(doc, partitions) for doc in DOCUMENTS]
     pushes = [masterdata_push_asset(doc, partitions) for doc in DOCUMENTS]
     status, status_accepted = masterdata_status_assets([doc.push_key for doc in DOCUMENTS], partitions)
@@ -42,7 +45,7 @@ def build_definitions() -> dg.Definitions:
         asset_checks=[*(check for _, check in documents), status_accepted, documents_accepted],
         jobs=[sync_job, push_job, masterdata_status_job, document_status_job, exports_job],
         schedules=[sync_schedule, push_schedule, exports_schedule],
-        sensors=[masterdata_status_sensor, document_status_sensor, exports_sensor],
+        sensors=[masterdata_status_sensor, document_status_sensor, exports_sensor, tenants_sensor],
         resources=build_resources(),
         # One process per run: the client-side rate limits (token buckets) then hold across all of a
         # run's streams, and DuckDB (one writer per file) gains nothing from parallel steps.

@@ -87,15 +87,16 @@ def run_main_job() -> int:
     import dagster as dg
 
     from orchestration.definitions import build_definitions
+    from orchestration.tenants import sync_tenant_partitions
     from resources.tenants import all_tenants
 
     defs = build_definitions()
     job = defs.resolve_job_def(JOB_NAME)
     ok = True
     with dg.DagsterInstance.get() as instance:
+        sync_tenant_partitions(instance)  # as `python -m orchestration.tenants sync`: a run needs its partition
         for tenant in all_tenants():
-            partition = tenant.id if job.partitions_def else None
-            result = job.execute_in_process(instance=instance, partition_key=partition, raise_on_error=False,
+            result = job.execute_in_process(instance=instance, partition_key=tenant.id, raise_on_error=False,
                                             run_config=QUIET_CONSOLE)
             print(summary(tenant.id, result))
             ok = ok and result.success
@@ -120,7 +121,7 @@ def run_exports_tick(defs, instance) -> bool:
         booking = next((e.materialization.metadata for e in result.get_asset_materialization_events()
                         if e.asset_key.path[-1] == "export_bookings"), {})
         steps = booking.get("exports_by_step")
-        print(f"exports of {request.partition_key or 'the tenant'}: run {result.run_id} "
+        print(f"exports of {request.partition_key}: run {result.run_id} "
               f"{'succeeded' if result.success else 'FAILED'}; by step {steps.value if steps else '-'}")
         ok = ok and result.success
         _stop_if_interrupted(result)

@@ -1,6 +1,6 @@
 """Jobs: the whole sync; the masterdata push alone (rebuild from the warehouse, deliver the delta);
-and the status refreshes the sensors start (masterdata uploads, documents). With a tenants file each is partitioned by tenant: one
-run per company."""
+and the status refreshes the sensors start (masterdata uploads, documents). Each is partitioned by
+tenant: one run per company."""
 
 import dagster as dg
 

@@ -27,7 +27,7 @@ from assets.routty.documents_in_flight import read_in_flight
 from orchestration.jobs import document_status_job, exports_job, masterdata_status_job
 from resources.http import CredentialsError
 from resources.routty import EXPORT_OUTPUT_KEY, RouttyResource
-from resources.tenants import all_tenants, tenant_by_id, tenant_partitions
+from resources.tenants import all_tenants, tenant_by_id
 
 PUSH_ASSET_KEYS = [doc.push_key for doc in DOCUMENTS]
 MAX_POLLS_PER_TICK = 50
@@ -142,15 +142,14 @@ def masterdata_status_sensor(context: dg.SensorEvaluationContext, routty: Routty
 
 
 def _status_runs(settled: dict[str, tuple[str, str]]) -> list[dg.RunRequest]:
-    """One status run per tenant with settled uploads (per partition when tenants are partitions)."""
+    """One status run per tenant with settled uploads, in its partition."""
     by_tenant: dict[str, list[str]] = {}
     for status_id, (label, status) in settled.items():
         by_tenant.setdefault(label.split("/")[0], []).append(f"{status_id}:{status}")
-    partitioned = tenant_partitions() is not None
     return [
         dg.RunRequest(
             run_key=f"masterdata-status-{tenant}-{hashlib.sha256(json.dumps(sorted(ids)).encode()).hexdigest()[:16]}",
-            partition_key=tenant if partitioned else None,
+            partition_key=tenant,
             tags={"routty/settled_uploads": str(len(ids))},
         )
         for tenant, ids in sorted(by_tenant.items())
@@ -213,7 +212,7 @@ def document_status_sensor(context: dg.SensorEvaluationContext, routty: RouttyRe
     if not tenants:
         return dg.SkipReason("no document in flight")
     tick, budget = Tick(context.log), max(10, MAX_DOCUMENT_POLLS_PER_TICK // len(tenants))
-    requests, partitioned, documents_of = [], tenant_partitions() is not None, {t.id: (t, d) for t, d in tenants}
+    requests, documents_of = [], {t.id: (t, d) for t, d in tenants}
     for tenant_id in tick.each(documents_of):
         tenant, documents = documents_of[tenant_id]
         with tick.contained(tenant_id):
@@ -223,7 +222,7 @@ def document_status_sensor(context: dg.SensorEvaluationContext, routty: RouttyRe
                 digest = hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:16]
                 requests.append(dg.RunRequest(
                     run_key=f"document-status-{tenant_id}-{digest}",
-                    partition_key=tenant_id if partitioned else None,
+                    partition_key=tenant_id,
                     run_config={"ops": {DOCUMENT_STATUS_OP: {"config": {"observed": changed}}}},
                     tags={"routty/document_changes": str(len(changed))},
                 ))
@@ -260,7 +259,7 @@ def exports_sensor(context: dg.SensorEvaluationContext, routty: RouttyResource) 
     last requested; an export that leaves the list (acknowledged) leaves the cursor."""
     cursor = json.loads(context.cursor) if context.cursor else {}
     now, retry_after = time.time(), exports_retry_minutes() * 60
-    tick, requests, partitioned = Tick(context.log), [], tenant_partitions() is not None
+    tick, requests = Tick(context.log), []
     tenants = {t.id: t for t in all_tenants()}
     for tenant_id in tick.each(tenants):
         with tick.contained(tenant_id):
@@ -274,7 +273,7 @@ def exports_sensor(context: dg.SensorEvaluationContext, routty: RouttyResource) 
                 digest = hashlib.sha256(f"{now} {' '.join(due)}".encode()).hexdigest()[:16]  # again: a new run
                 requests.append(dg.RunRequest(
                     run_key=f"exports-{tenant_id}-{digest}",
-                    partition_key=tenant_id if partitioned else None,
+                    partition_key=tenant_id,
                     run_config={"ops": {EXPORT_PICKUP_OP: {"config": {"document_ids": due}}}},
                     tags={"routty/exports": str(len(due)), "routty/exports_again": str(again)},
                 ))

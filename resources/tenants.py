@@ -1,10 +1,12 @@
 """The companies (tenants) this code location syncs, and where each one's secrets come from.
 
-Without a tenants file there is one tenant, `default`, whose settings are the plain environment
-variables (RUTTER_ACCESS_TOKEN, ...), and the assets are not partitioned. With TENANTS_FILE (YAML),
-every tenant is a Dagster partition and reads its secrets from the environment under its own
-prefix (ACME_RUTTER_ACCESS_TOKEN, ...), falling back to the plain name for settings that all
-tenants share (RUTTER_CLIENT_ID, ...). Secret values never enter the file, only their names do.
+Every asset is partitioned by tenant, one dynamic partition per company (TENANT_PARTITIONS), so a
+company is added or removed in the file without a redeploy (orchestration/tenants.py keeps the
+instance's partitions in step with the file). Without a tenants file there is one tenant, `default`,
+whose settings are the plain environment variables (RUTTER_ACCESS_TOKEN, ...). With TENANTS_FILE
+(YAML), every tenant reads its secrets from the environment under its own prefix
+(ACME_RUTTER_ACCESS_TOKEN, ...), falling back to the plain name for settings that all tenants share
+(RUTTER_CLIENT_ID, ...). Secret values never enter the file, only their names do.
 
     tenants:
       - id: acme
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 
 import dagster as dg
@@ -53,10 +55,20 @@ class Tenant:
         return any(os.environ.get(c) for c in (f"{self.env_prefix}{name}", name))
 
 
-@cache
+# The one partitions definition of every asset: its keys live in the instance, not in the code.
+TENANT_PARTITIONS = dg.DynamicPartitionsDefinition(name="tenants")
+
+
 def _load(path: str | None, jortt_api: str, routty_delivery: str) -> tuple[Tenant, ...]:
     if not path:
         return (Tenant(DEFAULT_TENANT_ID, jortt_api=jortt_api, routty_delivery=routty_delivery),)
+    # Keyed by the file's mtime and size too: a long-running daemon sees the file as edited now.
+    stat = Path(path).stat()
+    return _read(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=16)  # a few versions of a few files
+def _read(path: str, mtime_ns: int, size: int) -> tuple[Tenant, ...]:
     entries = yaml.safe_load(Path(path).read_text()).get("tenants") or []
     tenants = tuple(Tenant(**entry) for entry in entries)
     if not tenants or len({t.id for t in tenants}) != len(tenants):
@@ -68,7 +80,7 @@ def _load(path: str | None, jortt_api: str, routty_delivery: str) -> tuple[Tenan
 
 
 def all_tenants() -> tuple[Tenant, ...]:
-    # The default tenant's settings are part of the key: a changed environment is a new configuration.
+    """The tenants the file (or the environment) names now."""
     return _load(os.getenv("TENANTS_FILE"), os.getenv("JORTT_API", "current"), os.getenv("ROUTTY_DELIVERY", "api"))
 
 
@@ -79,16 +91,6 @@ def tenant_by_id(tenant_id: str) -> Tenant:
     raise dg.Failure(f"unknown tenant {tenant_id!r}: not in {os.getenv('TENANTS_FILE') or 'the default configuration'}")
 
 
-def tenant_partitions() -> dg.StaticPartitionsDefinition | None:
-    """One partition per tenant, or none when a single tenant is configured by plain variables."""
-    if not os.getenv("TENANTS_FILE"):
-        return None
-    return dg.StaticPartitionsDefinition([t.id for t in all_tenants()])
-
-
 def tenant_of_run(context) -> Tenant:
-    """The tenant a run works for: its partition's, or the only one when unpartitioned."""
-    if context.has_partition_key:
-        return tenant_by_id(context.partition_key)
-    (only,) = all_tenants()
-    return only
+    """The tenant a run works for: its partition's."""
+    return tenant_by_id(context.partition_key)

@@ -6,6 +6,8 @@ import os
 import dagster as dg
 import pytest
 
+from orchestration.tenants import sync_tenant_partitions
+from resources.tenants import DEFAULT_TENANT_ID
 from sandbox.server import start_sandbox
 
 SANDBOX_SIZE = 120
@@ -40,3 +42,11 @@ def embedded_env(sandbox, tmp_path, monkeypatch):
 def instance():
     with dg.instance_for_test() as instance:
         yield instance
+
+
+def execute(job: dg.JobDefinition, instance: dg.DagsterInstance, tenant: str = DEFAULT_TENANT_ID, **kwargs):
+    """`job` run for one company as the schedules run it: in the company's partition. The instance first
+    gets the partitions of the companies the environment names now, as the tenants sensor makes them
+    (called at run time, after the fixtures that set TENANTS_FILE)."""
+    sync_tenant_partitions(instance)
+    return job.execute_in_process(instance=instance, partition_key=tenant, **kwargs)

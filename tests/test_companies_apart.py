@@ -14,6 +14,7 @@ import pytest
 from orchestration.definitions import build_definitions
 from orchestration.sensors import masterdata_status_sensor
 from resources.routty import RouttyResource
+from tests.conftest import execute
 
 TENANTS = Path(__file__).resolve().parent.parent / "sandbox" / "tenants.yaml"
 COMPANIES = ("acme", "globex")
@@ -35,8 +36,8 @@ def companies(sandbox_process, tmp_path, monkeypatch):
 
 
 def run(instance, job: str, company: str, ops: dict | None = None) -> None:
-    result = build_definitions().resolve_job_def(job).execute_in_process(
-        instance=instance, partition_key=company, run_config={"ops": ops or {}}, raise_on_error=False)
+    result = execute(build_definitions().resolve_job_def(job), instance, company,
+        run_config={"ops": ops or {}}, raise_on_error=False)
     assert result.success, [e.message for e in result.all_events if e.is_failure]
 
 

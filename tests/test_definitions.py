@@ -60,8 +60,11 @@ def test_cli_validates_and_materializes_everything_against_the_environment(embed
                               capture_output=True, text=True, timeout=120)
     assert validate.returncode == 0, validate.stderr[-2000:]
 
-    run = subprocess.run([*DAGSTER, "asset", "materialize", "-m", "orchestration.definitions", "--select", "*"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    sync = subprocess.run([sys.executable, "-m", "orchestration.tenants", "sync"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert sync.returncode == 0 and "added default" in sync.stdout, sync.stderr[-2000:]
+    run = subprocess.run([*DAGSTER, "asset", "materialize", "-m", "orchestration.definitions", "--select", "*",
+                          "--partition", "default"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "RUN_SUCCESS" in run.stderr
     with duckdb.connect(env["WAREHOUSE_PATH"], read_only=True) as db:

@@ -22,6 +22,7 @@ from resources.rutter import RutterResource
 from resources.tenants import all_tenants
 from resources.warehouse import warehouse_resource
 from sandbox import credentials as cred
+from tests.conftest import execute
 from tests.test_export_parsing import minimal_export
 from tests.test_exports import exports_admin, run, tick
 
@@ -116,7 +117,7 @@ def test_an_export_whose_run_failed_is_offered_again_and_the_schedule_runs_the_j
     now[0] += 60 * 60
     done = tick(instance, again.cursor)
     assert not done.run_requests and json.loads(done.cursor)["default"] == {}  # acknowledged: forgotten
-    context = dg.build_schedule_context(instance=instance)
+    context = dg.build_schedule_context(instance=instance, repository_def=build_definitions().get_repository_def())
     assert isinstance(schedules.exports_schedule.evaluate_tick(context).run_requests[0], dg.RunRequest)
 
 
@@ -158,8 +159,7 @@ def test_a_credentials_error_stops_the_run_with_what_to_check(books, sandbox, in
         raise CredentialsError("rutter (tenant default)", 401, "access refused; check RUTTER_ACCESS_TOKEN")
 
     monkeypatch.setattr(export_booking.RutterClient, "create_bill", refused)
-    outcome = build_definitions().resolve_job_def("routty_exports").execute_in_process(
-        instance=instance, raise_on_error=False)
+    outcome = execute(build_definitions().resolve_job_def("routty_exports"), instance, raise_on_error=False)
     assert not outcome.success
     assert "check RUTTER_ACCESS_TOKEN" in outcome.failure_data_for_node("routty__export_bookings").error.to_string()
 

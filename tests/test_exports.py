@@ -17,6 +17,7 @@ from orchestration.definitions import build_definitions
 from resources.http import RemoteError
 from resources.routty import RouttyResource
 from resources.warehouse import ensure_schema, warehouse_resource
+from tests.conftest import execute
 
 FIXTURE = Path(__file__).parent / "fixtures" / "routty_export_full.xml"
 
@@ -31,7 +32,7 @@ def sandbox(sandbox_process):
 
 def run(instance, job: str, run_config: dict | None = None, selection=None) -> dict:
     defs = build_definitions()
-    result = defs.resolve_job_def(job).execute_in_process(instance=instance, run_config=run_config or {},
+    result = execute(defs.resolve_job_def(job), instance, run_config=run_config or {},
                                                           asset_selection=selection, raise_on_error=False)
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     return {"/".join(e.asset_key.path): {k: v.value for k, v in e.materialization.metadata.items()}
@@ -162,8 +163,8 @@ def test_a_lost_answer_and_a_crash_before_feedback_still_make_one_bill(embedded_
     real_feedback = export_booking.send_feedback
     monkeypatch.setattr(export_booking, "send_feedback", crash)
     with pytest.raises(KeyboardInterrupt):
-        build_definitions().resolve_job_def("routty_exports").execute_in_process(
-            instance=instance, asset_selection=[dg.AssetKey(["routty", "export_bookings"])])
+        execute(build_definitions().resolve_job_def("routty_exports"), instance,
+            asset_selection=[dg.AssetKey(["routty", "export_bookings"])])
     monkeypatch.setattr(export_booking, "send_feedback", real_feedback)
     run(instance, "routty_exports", selection=[dg.AssetKey(["routty", "export_bookings"])])
 

@@ -19,6 +19,7 @@ from resources.b2brouter import B2BrouterClient
 from resources.http import RemoteError
 from resources.pages import MissingRecords, Page
 from resources.warehouse import land_spool
+from tests.conftest import execute
 
 ROOT = Path(__file__).resolve().parent.parent
 INVOICES = "b2brouter/received_invoices"
@@ -38,8 +39,8 @@ def faults(sandbox, **settings):
 
 def run(instance, *assets, config: dict | None = None, expect_success=True):
     defs = build_definitions()
-    result = defs.resolve_job_def("routty_sync").execute_in_process(
-        instance=instance, asset_selection=[dg.AssetKey.from_user_string(a) for a in assets],
+    result = execute(defs.resolve_job_def("routty_sync"), instance,
+        asset_selection=[dg.AssetKey.from_user_string(a) for a in assets],
         run_config={"ops": config or {}}, raise_on_error=False)
     if expect_success:
         assert result.success, [e.message for e in result.all_events if e.is_failure]

@@ -14,6 +14,8 @@ import duckdb
 import pytest
 
 from orchestration.definitions import build_definitions
+from orchestration.tenants import sync_tenant_partitions
+from tests.conftest import execute
 from tests.selections import WITHOUT_DOCUMENTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +54,7 @@ def run(instance, tenant, select=None, config=None, expect_success=True):
     job = defs.resolve_job_def("routty_sync")
     selection = ([dg.AssetKey.from_user_string(s) for s in select] if select
                  else list(WITHOUT_DOCUMENTS.resolve(defs.resolve_asset_graph())))
-    result = job.execute_in_process(instance=instance, partition_key=tenant, asset_selection=selection,
+    result = execute(job, instance, tenant, asset_selection=selection,
                                     run_config={"ops": config or {}}, raise_on_error=False)
     if expect_success:
         assert result.success, [e.message for e in result.all_events if e.is_failure]
@@ -236,8 +238,8 @@ def test_overlapping_runs_share_the_warehouse(tenants_env, sandbox, tmp_path):
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     # Create the instance's own storage once, as `dagster dev` does: three processes creating it at
     # the same moment would race in Dagster's SQLite migrations (not in the warehouse under test).
-    with DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path))):
-        pass
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path))) as instance:
+        sync_tenant_partitions(instance)  # the companies' partitions, as the tenants sensor makes them
     select = "rutter/vendors,rutter/purchase_orders,rutter/bills,jortt/customers,b2brouter/contacts"
     processes = [
         subprocess.Popen([sys.executable, "-m", "dagster", "asset", "materialize", "-m", "orchestration.definitions",

@@ -25,6 +25,7 @@ from resources.jortt import JorttResource
 from resources.routty import SALES_INPUT_KEY, RouttyResource
 from resources.tenants import tenant_by_id
 from resources.warehouse import warehouse_resource
+from tests.conftest import execute
 
 SALES_UPSTREAM = dg.AssetSelection.assets(SALES.documents_key).upstream()
 DOCUMENTS_UPSTREAM = dg.AssetSelection.assets(SALES.documents_key, RECEIVED.documents_key).upstream()
@@ -66,8 +67,8 @@ def queued(queued_warehouse, embedded_env):
 def run(instance, selection: dg.AssetSelection, run_config: dict | None = None) -> dict:
     defs = build_definitions()
     keys = list(selection.resolve(defs.resolve_asset_graph()))
-    result = defs.resolve_job_def("routty_sync").execute_in_process(
-        instance=instance, asset_selection=keys, run_config=run_config or {}, raise_on_error=False)
+    result = execute(defs.resolve_job_def("routty_sync"), instance,
+        asset_selection=keys, run_config=run_config or {}, raise_on_error=False)
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     return {"/".join(e.asset_key.path): {k: v.value for k, v in e.materialization.metadata.items()}
             for e in result.get_asset_materialization_events()}

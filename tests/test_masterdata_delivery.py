@@ -11,6 +11,7 @@ from lxml import etree
 
 from assets.routty.catalog import DOCUMENTS
 from orchestration.definitions import build_definitions
+from tests.conftest import execute
 from tests.selections import DOCUMENT_FLOWS, WITHOUT_DOCUMENTS
 from tests.sftp_server import SftpServer
 
@@ -20,7 +21,7 @@ MASTERDATA = dg.AssetSelection.groups("model", "routty", "track") - DOCUMENT_FLO
 def run(instance, select=MASTERDATA, run_config=None):
     defs = build_definitions()
     keys = list(select.resolve(defs.resolve_asset_graph()))
-    result = defs.resolve_job_def("routty_sync").execute_in_process(instance=instance, asset_selection=keys,
+    result = execute(defs.resolve_job_def("routty_sync"), instance, asset_selection=keys,
                                                                      run_config=run_config, raise_on_error=False)
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     return {"/".join(e.asset_key.path): {k: v.value for k, v in e.materialization.metadata.items()}

@@ -9,6 +9,7 @@ import duckdb
 from orchestration.definitions import build_definitions
 from orchestration.sensors import masterdata_status_sensor
 from resources.routty import RouttyResource
+from tests.conftest import execute
 
 PUSH = dg.AssetKey(["routty", "party_list_push"])
 
@@ -17,7 +18,7 @@ def push_once(instance) -> str:
     """Run the graph up to and including the push (not the status asset the sensor is for)."""
     defs = build_definitions()
     upstream = dg.AssetSelection.assets(PUSH).upstream().resolve(defs.resolve_asset_graph())
-    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance, asset_selection=list(upstream))
+    result = execute(defs.resolve_implicit_global_asset_job_def(), instance, asset_selection=list(upstream))
     assert result.success
     push = next(e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == "party_list_push")
     (status_id,) = push.materialization.metadata["status_ids"].value["default"]
@@ -54,8 +55,8 @@ def test_failed_upload_is_recorded_with_routty_errors_and_fails_the_check(embedd
     request = tick(instance, embedded_env).run_requests[0]
 
     defs = build_definitions()
-    result = defs.resolve_job_def("routty_masterdata_status").execute_in_process(
-        instance=instance, tags=request.tags, run_config={"ops": {"routty__masterdata_upload_status": {"config": {"max_wait_seconds": 0}}}}
+    result = execute(defs.resolve_job_def("routty_masterdata_status"), instance,
+        tags=request.tags, run_config={"ops": {"routty__masterdata_upload_status": {"config": {"max_wait_seconds": 0}}}}
     )
     assert result.success
     check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "masterdata_uploads_accepted")

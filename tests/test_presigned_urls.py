@@ -12,6 +12,7 @@ import assets.routty.document_upload as upload
 from assets.routty import document_ledger
 from assets.routty.export_pickup import PICKUP_KEY
 from orchestration.definitions import build_definitions
+from tests.conftest import execute
 from tests.test_input_documents import upload_sales
 from tests.test_upload_faults import faults, ledger, queued, requested  # noqa: F401 - queued is a fixture
 
@@ -101,8 +102,8 @@ def test_a_url_lapses_when_it_says_else_after_the_configured_lifetime(monkeypatc
 
 def test_an_exports_download_url_is_never_stored(embedded_env, sandbox, instance):
     sandbox.admin("POST", "routty/exports/generate", params={"tenant": "acme", "limit": "1"}).raise_for_status()
-    result = build_definitions().resolve_job_def("routty_exports").execute_in_process(
-        instance=instance, asset_selection=[PICKUP_KEY], raise_on_error=False)
+    result = execute(build_definitions().resolve_job_def("routty_exports"), instance,
+        asset_selection=[PICKUP_KEY], raise_on_error=False)
     assert result.success
     with duckdb.connect(embedded_env["WAREHOUSE_PATH"], read_only=True) as db:
         assert db.execute("SELECT count(*) FROM sync.routty_exports").fetchone()[0] == 4

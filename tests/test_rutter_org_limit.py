@@ -10,6 +10,7 @@ import dagster as dg
 from dagster._core.instance import DagsterInstance, InstanceRef
 
 from orchestration.embedded import write_instance_settings
+from orchestration.tenants import sync_tenant_partitions
 from tests.test_ingest_streams import ROOT, staged, tenants_env, truth  # noqa: F401 (tenants_env: a fixture)
 
 LIMIT, WINDOW_MS = 15, 500  # the organization limit, scaled down from Rutter's 500 per 10 s to keep the test short
@@ -36,8 +37,10 @@ def test_parallel_company_runs_take_turns_at_rutters_organization_limit(tenants_
                                           "systems": ["rutter"]}).raise_for_status()
     home = tmp_path / "dagster_home"
     write_instance_settings(home)
-    with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))):
-        pass  # the instance's storage made once: two processes making it at once race in its migrations
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        # The instance's storage made once (two processes making it at once race in its migrations),
+        # with the companies' partitions, as the tenants sensor makes them.
+        sync_tenant_partitions(instance)
     env = {**os.environ, "DAGSTER_HOME": str(home), "RUTTER_PAGE_SIZE": "4"}  # small pages: many requests
 
     processes = [subprocess.Popen([sys.executable, "-c", RUNNER, tenant, str(LIMIT), str(WINDOW_MS)], cwd=ROOT,

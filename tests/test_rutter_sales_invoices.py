@@ -21,6 +21,7 @@ from assets.routty.ubl_invoice import NS
 from orchestration.definitions import build_definitions
 from resources.tenants import tenant_by_id
 from resources.warehouse import ensure_schema, ensure_stream_tables, land_spool
+from tests.conftest import execute
 
 SENDABLE = DEFAULT_SENDABLE_STATUSES.split(",")
 MODEL = dg.AssetSelection.assets(["model", "routty_sales_invoices"])
@@ -37,7 +38,7 @@ def rutter_books(embedded_env, monkeypatch):
 def materialize(instance, selection: dg.AssetSelection) -> None:
     defs = build_definitions()
     keys = list(selection.resolve(defs.resolve_asset_graph()))
-    result = defs.resolve_job_def("routty_sync").execute_in_process(instance=instance, asset_selection=keys,
+    result = execute(defs.resolve_job_def("routty_sync"), instance, asset_selection=keys,
                                                                     raise_on_error=False)
     assert result.success, [e.message for e in result.all_events if e.is_failure]
 

@@ -5,6 +5,7 @@ import duckdb
 from lxml import etree
 
 from orchestration.definitions import build_definitions
+from tests.conftest import execute
 
 # The slice: everything the PartyList push needs, and the status it leads to.
 SLICE = (dg.AssetSelection.assets(["routty", "party_list_push"]).upstream()
@@ -14,7 +15,7 @@ SLICE = (dg.AssetSelection.assets(["routty", "party_list_push"]).upstream()
 def run_sync(instance):
     defs = build_definitions()
     selection = list(SLICE.resolve(defs.resolve_asset_graph()))
-    result = defs.resolve_job_def("routty_sync").execute_in_process(instance=instance, asset_selection=selection,
+    result = execute(defs.resolve_job_def("routty_sync"), instance, asset_selection=selection,
                                                                      raise_on_error=False)
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     return {"/".join(e.asset_key.path): {k: v.value for k, v in e.materialization.metadata.items()}

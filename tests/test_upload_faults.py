@@ -19,6 +19,7 @@ from assets.routty.input_documents import SALES
 from orchestration.definitions import build_definitions
 from resources.routty import InputDocumentStatus, UploadUrlExpired
 from resources.warehouse import ensure_schema
+from tests.conftest import execute
 from tests.test_input_documents import routty_documents, upload_sales
 
 
@@ -65,8 +66,8 @@ def faults(sandbox, **settings) -> None:
 
 def upload_asset(instance):
     """The sales upload asset alone, as a Dagster run (it may fail: the caller looks)."""
-    return build_definitions().resolve_job_def("routty_sync").execute_in_process(
-        instance=instance, asset_selection=[SALES.upload_key], raise_on_error=False)
+    return execute(build_definitions().resolve_job_def("routty_sync"), instance,
+        asset_selection=[SALES.upload_key], raise_on_error=False)
 
 
 def metadata(result) -> dict:

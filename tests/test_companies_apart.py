@@ -4,6 +4,7 @@ feedback arrive under its own keys only, and the status sensor polls each upload
 made it."""
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -42,8 +43,6 @@ def run(instance, job: str, company: str, ops: dict | None = None) -> None:
 
 
 def warehouse(sql: str, params=()) -> list[tuple]:
-    import os
-
     with duckdb.connect(os.environ["WAREHOUSE_PATH"], read_only=True) as db:
         return db.execute(sql, list(params)).fetchall()
 

@@ -35,7 +35,6 @@ import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TENANTS_FILE = PROJECT_ROOT / "sandbox" / "tenants.yaml"
-TENANT_IDS = ("acme", "globex")
 
 
 @dataclass(frozen=True)
@@ -201,19 +200,19 @@ def converge(campaign: Campaign, admin, env: dict) -> int:
     admin("POST", "routty/settings", json={"upload_url_ttl": 300.0})
     for n in range(1, campaign.profile.converge_runs + 1):
         time.sleep(0.5)  # Routty's processing delay (0.2 s): verdicts and exports are due
-        before = _activity(admin)
+        before = _activity(admin, campaign.profile.tenants)
         run_worker(campaign, env, None)
-        if _activity(admin) == before and n > 1:
+        if _activity(admin, campaign.profile.tenants) == before and n > 1:
             return n
     return campaign.profile.converge_runs
 
 
-def _activity(admin) -> tuple:
+def _activity(admin, tenant_ids: tuple[str, ...]) -> tuple:
     """What a run that did something changes in Routty and Rutter."""
     documents = admin("GET", "routty/documents").json()["documents"]
     uploads = admin("GET", "routty/masterdata").json()["uploads"]
-    exports = [admin("GET", "routty/exports", params={"tenant": t}).json() for t in TENANT_IDS]
-    bills = [len(admin("GET", "rutter/bills", params={"tenant": t}).json()["created"]) for t in TENANT_IDS]
+    exports = [admin("GET", "routty/exports", params={"tenant": t}).json() for t in tenant_ids]
+    bills = [len(admin("GET", "rutter/bills", params={"tenant": t}).json()["created"]) for t in tenant_ids]
     return (len(documents), sum(d["xml"] is not None for d in documents), len(uploads),
             tuple(len(e["queue"]) for e in exports), tuple(sum(e["feedback_counts"].values()) for e in exports), tuple(bills))
 

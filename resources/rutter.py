@@ -15,7 +15,7 @@ import dagster as dg
 import httpx
 from pydantic import PrivateAttr
 
-from resources.pages import Page
+from resources.pages import Page, records_of
 from resources.http import ApiClient, CredentialsError, RateLimiter, RemoteError, RetryPolicy, shared_limiter
 from resources.tenants import Tenant
 
@@ -92,11 +92,8 @@ class RutterClient:
         then (None: ever). Rutter's bills list has no such filter (2024-08-31 refuses unknown
         parameters): the time window keeps the walk short. A page without its list is an error, never
         "no such bill": that answer lets a new bill be made."""
-        for page in self.pages("bills", updated_at_min_ms=updated_at_min_ms):
-            bills = page.data.get("bills") if isinstance(page.data, dict) else None
-            if not isinstance(bills, list):
-                raise RemoteError(self.http.system, None, "GET /accounting/bills: a page without its bills list")
-            for bill in bills:
+        for number, page in enumerate(self.pages("bills", updated_at_min_ms=updated_at_min_ms), 1):
+            for bill in records_of(page.data, "bills", self.http.system, f"GET /accounting/bills page {number}"):
                 if bill.get("vendor_id") == vendor_id and (
                         bill.get("document_number") == document_number if document_number else bill.get("memo") == memo):
                     return bill

@@ -2,6 +2,7 @@
 each test that uses it, and an isolated warehouse, outbox and Dagster instance per test."""
 
 import os
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -11,6 +12,7 @@ from resources.tenants import DEFAULT_TENANT_ID
 from sandbox.server import start_sandbox
 
 SANDBOX_SIZE = 120
+TENANTS_FILE = Path(__file__).resolve().parent.parent / "sandbox" / "tenants.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -20,11 +22,16 @@ def sandbox_process():
     sandbox.stop()
 
 
-@pytest.fixture
-def sandbox(sandbox_process):
-    sandbox_process.admin("POST", "reset", json={"size": SANDBOX_SIZE, "seed": 7}).raise_for_status()
+def reset_sandbox(sandbox_process, size: int = SANDBOX_SIZE):
+    """The session's sandbox with fresh data of `size` vendors and Routty's default settings."""
+    sandbox_process.admin("POST", "reset", json={"size": size, "seed": 7}).raise_for_status()
     sandbox_process.admin("POST", "routty/settings", json={"processing_delay": 0.2, "fail_next": 0}).raise_for_status()
     return sandbox_process
+
+
+@pytest.fixture
+def sandbox(sandbox_process):
+    return reset_sandbox(sandbox_process)
 
 
 @pytest.fixture
@@ -35,6 +42,17 @@ def embedded_env(sandbox, tmp_path, monkeypatch):
     monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setenv("ROUTTY_OUTBOX_DIR", str(tmp_path / "outbox"))
     monkeypatch.delenv("TENANTS_FILE", raising=False)
+    return dict(os.environ)
+
+
+@pytest.fixture
+def tenants_env(sandbox, tmp_path, monkeypatch):
+    """The sandbox's two companies (sandbox/tenants.yaml), each with its own keys, and this test's files."""
+    for name, value in sandbox.tenant_env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TENANTS_FILE", str(TENANTS_FILE))
+    monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("ROUTTY_OUTBOX_DIR", str(tmp_path / "outbox"))
     return dict(os.environ)
 
 

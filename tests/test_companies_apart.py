@@ -6,7 +6,6 @@ made it."""
 import json
 import os
 import time
-from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -15,25 +14,22 @@ import pytest
 from orchestration.definitions import build_definitions
 from orchestration.sensors import masterdata_status_sensor
 from resources.routty import RouttyResource
-from tests.conftest import execute
+from tests.conftest import execute, reset_sandbox
 
-TENANTS = Path(__file__).resolve().parent.parent / "sandbox" / "tenants.yaml"
 COMPANIES = ("acme", "globex")
 LEAVE_UPLOADS_TO_THE_SENSOR = {"routty__masterdata_upload_status": {"config": {"max_wait_seconds": 0}}}
 
 
 @pytest.fixture
-def companies(sandbox_process, tmp_path, monkeypatch):
-    sandbox_process.admin("POST", "reset", json={"size": 20, "seed": 7}).raise_for_status()
-    sandbox_process.admin("POST", "routty/settings", json={"processing_delay": 0.5}).raise_for_status()
-    env = sandbox_process.tenant_env()
-    assert not [name for name in env if name.startswith("ROUTTY_") and name.endswith("_KEY")]  # none shared
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("TENANTS_FILE", str(TENANTS))
-    monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
-    monkeypatch.setenv("ROUTTY_OUTBOX_DIR", str(tmp_path / "outbox"))
-    return sandbox_process
+def sandbox(sandbox_process):
+    return reset_sandbox(sandbox_process, size=20)
+
+
+@pytest.fixture
+def companies(tenants_env, sandbox):
+    sandbox.admin("POST", "routty/settings", json={"processing_delay": 0.5}).raise_for_status()
+    assert not [name for name in sandbox.tenant_env() if name.startswith("ROUTTY_") and name.endswith("_KEY")]  # none shared
+    return sandbox
 
 
 def run(instance, job: str, company: str, ops: dict | None = None) -> None:

@@ -22,7 +22,7 @@ from resources.rutter import RutterResource
 from resources.tenants import all_tenants
 from resources.warehouse import warehouse_resource
 from sandbox import credentials as cred
-from tests.conftest import execute
+from tests.conftest import execute, reset_sandbox
 from tests.test_export_parsing import minimal_export
 from tests.test_exports import exports_admin, run, tick
 
@@ -32,9 +32,7 @@ BOOKS = [dg.AssetKey(["rutter", s]) for s in ("vendors", "accounts", "purchase_o
 
 @pytest.fixture
 def sandbox(sandbox_process):
-    sandbox_process.admin("POST", "reset", json={"size": 20, "seed": 7}).raise_for_status()
-    sandbox_process.admin("POST", "routty/settings", json={"processing_delay": 0.2, "fail_next": 0}).raise_for_status()
-    return sandbox_process
+    return reset_sandbox(sandbox_process, size=20)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from orchestration.definitions import build_definitions
 from resources.http import RemoteError
 from resources.routty import RouttyResource
 from resources.warehouse import ensure_schema, warehouse_resource
-from tests.conftest import execute
+from tests.conftest import execute, reset_sandbox
 
 FIXTURE = Path(__file__).parent / "fixtures" / "routty_export_full.xml"
 
@@ -25,9 +25,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "routty_export_full.xml"
 @pytest.fixture
 def sandbox(sandbox_process):
     """A small company: a handful of received invoices, so a handful of exports plus the three extras."""
-    sandbox_process.admin("POST", "reset", json={"size": 20, "seed": 7}).raise_for_status()
-    sandbox_process.admin("POST", "routty/settings", json={"processing_delay": 0.2, "fail_next": 0}).raise_for_status()
-    return sandbox_process
+    return reset_sandbox(sandbox_process, size=20)
 
 
 def run(instance, job: str, run_config: dict | None = None, selection=None) -> dict:

@@ -19,7 +19,6 @@ from tests.conftest import execute
 from tests.selections import WITHOUT_DOCUMENTS
 
 ROOT = Path(__file__).resolve().parent.parent
-TENANTS = ROOT / "sandbox" / "tenants.yaml"
 # (asset, staging table, ground-truth stream, key of a record in the API's shape)
 STREAMS = [
     ("rutter/vendors", "rutter_vendors", "rutter/vendors", "id"),
@@ -37,16 +36,6 @@ STREAMS = [
     ("b2brouter/contacts", "b2brouter_contacts", "b2brouter/contacts", "id"),
 ]
 LEGACY_KEYS = {"jortt/customers": "customer_id", "jortt/invoices": "invoice_id"}
-
-
-@pytest.fixture
-def tenants_env(sandbox, tmp_path, monkeypatch):
-    for name, value in sandbox.tenant_env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("TENANTS_FILE", str(TENANTS))
-    monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
-    monkeypatch.setenv("ROUTTY_OUTBOX_DIR", str(tmp_path / "outbox"))
-    return {"WAREHOUSE_PATH": str(tmp_path / "warehouse.duckdb")}
 
 
 def run(instance, tenant, select=None, config=None, expect_success=True):

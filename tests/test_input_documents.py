@@ -25,7 +25,7 @@ from resources.jortt import JorttResource
 from resources.routty import SALES_INPUT_KEY, RouttyResource
 from resources.tenants import tenant_by_id
 from resources.warehouse import warehouse_resource
-from tests.conftest import execute
+from tests.conftest import execute, reset_sandbox
 
 SALES_UPSTREAM = dg.AssetSelection.assets(SALES.documents_key).upstream()
 DOCUMENTS_UPSTREAM = dg.AssetSelection.assets(SALES.documents_key, RECEIVED.documents_key).upstream()
@@ -37,9 +37,7 @@ MAIN_JOB = dg.AssetSelection.all() - dg.AssetSelection.groups(EXPORTS_GROUP)
 def sandbox(sandbox_process):
     """A smaller company than the session default: 40 sendable invoices show every case, and the
     client keeps to Jortt's 10 requests a second for each invoice's PDF."""
-    sandbox_process.admin("POST", "reset", json={"size": 20, "seed": 7}).raise_for_status()
-    sandbox_process.admin("POST", "routty/settings", json={"processing_delay": 0.2, "fail_next": 0}).raise_for_status()
-    return sandbox_process
+    return reset_sandbox(sandbox_process, size=20)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from assets.routty import ledger, masterdata_push
 from assets.routty.catalog import DOCUMENTS
 from assets.routty.documents import build_delta
 from resources.warehouse import warehouse_resource
+from tests.conftest import reset_sandbox
 from tests.selections import WITHOUT_DOCUMENTS
 from tests.test_masterdata_delivery import run, uploads
 
@@ -44,9 +45,7 @@ def upload_statuses(list_type: str) -> list[str]:
 @pytest.fixture
 def sandbox(sandbox_process):
     """A small company: these tests are about the outbox, not about volume."""
-    sandbox_process.admin("POST", "reset", json={"size": 20, "seed": 7}).raise_for_status()
-    sandbox_process.admin("POST", "routty/settings", json={"processing_delay": 0.2, "fail_next": 0}).raise_for_status()
-    return sandbox_process
+    return reset_sandbox(sandbox_process, size=20)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 import os
 import threading
 import time
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -16,17 +15,11 @@ from assets.routty.documents_in_flight import write_in_flight
 from orchestration import sensors
 from resources.routty import RouttyClient, RouttyResource
 
-TENANTS = Path(__file__).resolve().parent.parent / "sandbox" / "tenants.yaml"
 
 
 @pytest.fixture
-def tenants(sandbox, tmp_path, monkeypatch):
+def tenants(tenants_env, sandbox):
     """acme and globex, each with its own Routty output queue (its own Output key)."""
-    for name, value in sandbox.tenant_env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("TENANTS_FILE", str(TENANTS))
-    monkeypatch.setenv("ROUTTY_OUTBOX_DIR", str(tmp_path / "outbox"))
-    monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
     return sandbox
 
 

@@ -39,14 +39,10 @@ def test_one_graph_shape_one_company_default_without_a_file_the_files_companies_
 
 
 @pytest.fixture
-def companies(sandbox, tmp_path, monkeypatch):
+def companies(tenants_env, tmp_path, monkeypatch):
     """The sandbox's companies' secrets in the environment, and a tenants file naming only acme."""
-    for name, value in sandbox.tenant_env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
-    monkeypatch.setenv("ROUTTY_OUTBOX_DIR", str(tmp_path / "outbox"))
-    monkeypatch.setenv("TENANTS_FILE", str(tmp_path / "tenants.yaml"))
     write_tenants(tmp_path / "tenants.yaml", "acme")
+    monkeypatch.setenv("TENANTS_FILE", str(tmp_path / "tenants.yaml"))
     return tmp_path / "tenants.yaml"
 
 

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import threading
 
-import dagster as dg
 import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import duckdb
 
-from assets.ingest import b2brouter, jortt, rutter
-from assets.routty.catalog import DOCUMENTS
-from assets.routty.input_documents import DEFAULT_SENDABLE_STATUSES
-from resources.warehouse import StreamSpec
+from orchestration.settings import ROUTTY_SENDABLE_INVOICE_STATUSES
+from assets.ingest.endpoints import b2brouter, jortt, rutter
+from assets.masterdata.lists import LISTS
+from assets.ingest.tables import StreamSpec
 
 # Routty's store (the simulator's admin view) of each list.
 STORE = {"PartyList": "parties", "PartyBankAccountList": "bank_accounts", "PurchaseOrderMasterDataList": "purchase_orders",
@@ -86,7 +86,7 @@ def _base(correlation_id: str) -> str:
 def expected_documents(conn, tenants) -> set[str]:
     """Correlation ids that must be in Routty: every sendable sales invoice and received invoice the
     books hold, but those rejected with a reason (sync.rejects, stage document)."""
-    statuses = DEFAULT_SENDABLE_STATUSES.split(",")
+    statuses = ROUTTY_SENDABLE_INVOICE_STATUSES.default.split(",")
     expected = set()
     for tenant in tenants:
         system = "jortt" if tenant.jortt_api != "none" else "rutter"
@@ -155,7 +155,7 @@ def check_masterdata(admin, conn, findings: Findings) -> None:
             findings.add("loss", f"{tenant_id} {list_type} {key}: marked {status} under upload {status_id}, "
                                  "which did not carry it")
     store = admin("GET", "routty/store").json()
-    for doc in DOCUMENTS:
+    for doc in LISTS:
         held = _keys(store[STORE[doc.list_type]], doc.list_type)
         wanted = conn.execute(
             f"""SELECT x.tenant_id, {doc.key_sql} AS k FROM {doc.table} x

@@ -64,7 +64,6 @@ def _ignore_stop_signals() -> None:
 def _prepare_environment(sandbox_env: dict[str, str]) -> None:
     os.environ.update(sandbox_env)
     os.environ.setdefault("TENANTS_FILE", str(TENANTS_FILE))
-    os.environ.setdefault("WAREHOUSE_PATH", "data/warehouse.duckdb")
     write_instance_settings(Path(os.environ.setdefault("DAGSTER_HOME", str(Path("data/dagster_home").resolve()))))
 
 
@@ -120,9 +119,10 @@ def run_exports_tick(defs, instance) -> bool:
                                         raise_on_error=False, tags=request.tags)
         booking = next((e.materialization.metadata for e in result.get_asset_materialization_events()
                         if e.asset_key.path[-1] == "export_bookings"), {})
-        steps = booking.get("exports_by_step")
+        steps = {key.removeprefix("exports_"): value.value for key, value in booking.items()
+                 if key.startswith("exports_") and key != "exports_with_warnings" and value.value}
         print(f"exports of {request.partition_key}: run {result.run_id} "
-              f"{'succeeded' if result.success else 'FAILED'}; by step {steps.value if steps else '-'}")
+              f"{'succeeded' if result.success else 'FAILED'}; by step {steps or '-'}")
         ok = ok and result.success
         _stop_if_interrupted(result)
     if not requests:
@@ -131,7 +131,7 @@ def run_exports_tick(defs, instance) -> bool:
 
 
 def summary(tenant_id: str, result) -> str:
-    from assets.routty.catalog import DOCUMENTS
+    from assets.masterdata.lists import LISTS
 
     metadata = {
         "/".join(event.asset_key.path): {k: v.value for k, v in event.materialization.metadata.items()}
@@ -149,15 +149,18 @@ def summary(tenant_id: str, result) -> str:
     if documents:
         lines.append(f"  UBL documents fetched: {documents.get('documents_fetched', 0)}")
     lines.append(f"  {'masterdata (records)':<34}{'new':>9}{'changed':>8}{'delete':>7}{'rejected':>9}{'uploads':>8}  latest upload")
-    status = metadata.get("routty/masterdata_upload_status", {}).get("latest_uploads", {})
-    for doc in DOCUMENTS:
+    uploads_table = metadata.get("masterdata/upload_status", {}).get("latest_uploads")
+    status = {f"{tenant_id}/{r.data['list_type']}": r.data for r in (uploads_table.records if uploads_table else [])}
+    for doc in LISTS:
         xml = metadata.get(doc.xml_key.to_user_string(), {})
         uploads = metadata.get(doc.push_key.to_user_string(), {}).get("documents_pushed", 0)
         latest = status.get(f"{tenant_id}/{doc.list_type}", {}).get("status", "-")
         lines.append(f"  {doc.list_type:<34}{xml.get('records_new', 0):>9}{xml.get('records_changed', 0):>8}"
                      f"{xml.get('records_to_delete', 0):>7}{xml.get('rejected', 0):>9}{uploads:>8}  {latest}")
-    sales, received = (metadata.get(f"routty/{flow}_uploads", {}) for flow in ("sales_invoice", "received_invoice"))
-    by_status = metadata.get("routty/document_status", {}).get("documents_by_status", {})
+    sales, received = (metadata.get(f"invoices/{flow}_uploads", {}) for flow in ("sales_invoice", "received_invoice"))
+    by_status = {key.removeprefix("documents_").replace("_", " ").title(): n
+                 for key, n in metadata.get("invoices/status", {}).items()
+                 if key.startswith("documents_") and key != "documents_failed" and isinstance(n, int)}
     failed, blocked = (sales.get(key, 0) + received.get(key, 0) for key in ("failed", "blocked_by_attachment"))
     lines.append(f"  documents into Routty: {sales.get('uploaded', 0)} sales and {received.get('uploaded', 0)} received "
                  f"invoice(s) uploaded now; {blocked} blocked by an attachment; "
@@ -183,16 +186,16 @@ def _stop_group(leader: subprocess.Popen) -> None:
     """SIGINT to the whole group, as Ctrl-C in a terminal gives it; whatever is left after the grace
     period is killed."""
     _ignore_stop_signals()
-    _signal_group(leader.pid, signal.SIGINT)
+    signal_group(leader.pid, signal.SIGINT)
     deadline = time.monotonic() + UI_STOP_GRACE
-    while _signal_group(leader.pid, 0) and time.monotonic() < deadline:
+    while signal_group(leader.pid, 0) and time.monotonic() < deadline:
         leader.poll()  # reaps the leader once it exits: only the living count
         time.sleep(0.1)
-    _signal_group(leader.pid, signal.SIGKILL)
+    signal_group(leader.pid, signal.SIGKILL)
     leader.wait()
 
 
-def _signal_group(group: int, sig: int) -> bool:
+def signal_group(group: int, sig: int) -> bool:
     """Whether the group still had a process to signal."""
     try:
         os.killpg(group, sig)

@@ -18,7 +18,8 @@ import sys
 
 import dagster as dg
 
-from resources.tenants import TENANT_PARTITIONS, all_tenants
+from orchestration.partitions import TENANT_PARTITIONS
+from resources.tenants import all_tenants
 
 
 def partition_changes(instance: dg.DagsterInstance) -> tuple[list[str], list[str]]:

@@ -14,62 +14,54 @@ from contextlib import contextmanager
 import dagster as dg
 import httpx
 
-from resources.http import ApiClient, RemoteError, RetryPolicy, describe_generic_error
-from resources.pages import Page, records_of
+from resources.contracts import b2brouter as contract
+from resources.contracts import fill
+from resources.http import ApiClient, RetryPolicy, describe_generic_error
+from resources.http.paginators import Lists, Page
 from resources.tenants import Tenant
 
 PRODUCTION_URL = "https://api.b2brouter.net"
-API_VERSION = "2025-10-13"
+API_VERSION = contract.VERSION
 
 
 def describe_b2brouter_error(response: httpx.Response) -> tuple[str | None, str]:
     code, message = describe_generic_error(response)
-    request_id = response.headers.get("x-b2b-api-request-id")
+    request_id = response.headers.get(contract.REQUEST_ID_HEADER)
     return code, f"{message} [request id {request_id}]" if request_id else message
 
 
-class B2BrouterClient:
+class B2BrouterClient(Lists):
+    paging = contract.PAGING
+
     def __init__(self, http: ApiClient, account_id: str, page_size: int, max_pages: int):
         self.http, self.account_id, self.page_size, self.max_pages = http, account_id, page_size, max_pages
+        self.path_values = {"account": account_id}
 
     def pages(self, path: str, records_key: str, params: dict | None = None) -> Iterator[Page]:
         """Offset paging until the API says it was the last page: the total is reached, or, without a
-        total, an empty page. A short page is no such sign (the server may cap a page below `limit`):
-        stopping there once read 100 invoices of 1,000, and a full read then marked the rest deleted."""
-        offset = 0
-        for _ in range(self.max_pages):
-            parsed = self.http.get_json(path, params={**(params or {}), "offset": offset, "limit": self.page_size})
-            count = len(records_of(parsed, records_key, self.http.system, f"{path} at offset {offset}"))
-            yield Page(parsed)
-            meta = parsed.get("meta") or {}
-            total = meta.get("total_count", meta.get("total"))
-            offset += count
-            if (offset >= int(total)) if total is not None else count == 0:
-                return
-            if count == 0:  # offset would not move: asking again would loop, stopping would lose rows
-                raise RemoteError(self.http.system, None, f"{path}: empty page at offset {offset} "
-                                                          f"though the total says {total}")
-        raise RemoteError(self.http.system, None, f"{path} still had pages after max_pages={self.max_pages}")
+        total, an empty page (resources/http/paginators.py, OffsetPaginator)."""
+        return self.walk(path, "offset", params, records_key)
 
     def invoice_pages(self, invoice_type: str, **filters) -> Iterator[Page]:
         params = {"type": invoice_type, **{k: v for k, v in filters.items() if v is not None}}
-        return self.pages(f"/accounts/{self.account_id}/invoices", "invoices", params)
+        return self.pages(fill(contract.INVOICES, account=self.account_id), "invoices", params)
 
     def contact_pages(self) -> Iterator[Page]:
-        return self.pages(f"/accounts/{self.account_id}/contacts", "contacts")
+        return self.pages(fill(contract.CONTACTS, account=self.account_id), "contacts")
 
     def account_pages(self) -> Iterator[Page]:
-        return self.pages("/accounts", "accounts")
+        return self.pages(contract.ACCOUNTS, "accounts")
 
-    def document(self, invoice_id: str, document_type: str = "xml.ubl.invoice.bis3") -> bytes:
-        return self.http.request("GET", f"/invoices/{invoice_id}/as/{document_type}", headers={"accept": "*/*"}).content
+    def document(self, invoice_id: str, document_type: str = contract.UBL_DOCUMENT) -> bytes:
+        path = fill(contract.DOCUMENT, invoice_id=invoice_id, document_type=document_type)
+        return self.http.request("GET", path, headers={"accept": "*/*"}).content
 
     def mark_as(self, invoice_id: str, state: str, reason: str | None = None) -> dict:
         """`POST /invoices/{id}/mark_as` with `{"state": ..., "reason": ...}` (reason only when given) and the
         updated invoice back (`{"invoice": {...}}`). ASSUMED body shape: the seed and contract name the endpoint
         only. Marking the same state again is harmless, so it is retried as idempotent."""
         body = {"state": state, **({"reason": reason} if reason is not None else {})}
-        parsed = self.http.request("POST", f"/invoices/{invoice_id}/mark_as", json=body, idempotent=True).json()
+        parsed = self.http.request("POST", fill(contract.MARK_AS, invoice_id=invoice_id), json=body, idempotent=True).json()
         return parsed.get("invoice", parsed)
 
 
@@ -79,7 +71,7 @@ class B2BrouterResource(dg.ConfigurableResource):
 
     base_url: str = PRODUCTION_URL
     api_version: str = API_VERSION
-    page_size: int = 500  # the API's maximum
+    page_size: int = contract.MAX_LIMIT  # the API's maximum
     max_pages: int = 100_000
     max_attempts: int = 5
 
@@ -90,8 +82,8 @@ class B2BrouterResource(dg.ConfigurableResource):
             self.base_url,
             credentials_hint=f"{tenant.env_prefix}B2BROUTER_API_KEY",
             headers={
-                "X-B2B-API-Key": tenant.secret("B2BROUTER_API_KEY"),
-                "X-B2B-API-Version": self.api_version,
+                contract.KEY_HEADER: tenant.secret("B2BROUTER_API_KEY"),
+                contract.VERSION_HEADER: self.api_version,
                 "accept": "application/json",
             },
             policy=RetryPolicy(max_attempts=self.max_attempts),

@@ -23,14 +23,15 @@ import dagster as dg
 import httpx
 from lxml import etree
 
+from resources.contracts import fill
+from resources.contracts import routty as contract
 from resources.http import ApiClient, RemoteError, RetryPolicy, presigned_request
+from resources.http.paginators import paginator, walk
 from resources.tenants import Tenant
 
 PRODUCTION_URL = "https://connector-api.routty.io"
 # "Unknown": Routty no longer knows the statusId (404); waiting longer would not change that.
 TERMINAL_STATUSES = frozenset({"Success", "Failed", "Unknown"})
-INPUT_API = "/connector-api/input-api/input-documents"
-OUTPUT_API = "/connector-api/output-api/output-documents"
 
 # The environment names of the keys, one per connector configuration (api-contracts.md §4).
 MASTERDATA_KEY = "ROUTTY_API_KEY"
@@ -89,7 +90,7 @@ class RouttyClient:
         """
         response = self.http.request(
             "POST",
-            "/connector-api/masterdata",
+            contract.MASTERDATA,
             content=xml,
             headers={"content-type": "application/xml", "x-correlation-id": correlation_id},
             idempotent=True,
@@ -101,7 +102,7 @@ class RouttyClient:
         Idempotent by outcome: a repeat finds the keys gone already (Routty reports them notFound)."""
         response = self.http.request(
             "POST",
-            "/connector-api/masterdata/delete",
+            contract.MASTERDATA_DELETE,
             json={"type": record_type, "numbers": numbers},
             headers={"x-correlation-id": correlation_id},
             idempotent=True,
@@ -111,7 +112,7 @@ class RouttyClient:
     def masterdata_status(self, status_id: str) -> MasterdataStatus:
         try:
             body = self.http.get_json(
-                f"/connector-api/masterdata/status/{status_id}", headers={"x-correlation-id": status_id}
+                fill(contract.MASTERDATA_STATUS, status_id=status_id), headers={"x-correlation-id": status_id}
             )
         except RemoteError as error:
             if error.status != 404:
@@ -124,7 +125,7 @@ class RouttyClient:
         Routty (OutcomeUnknown) a second request would be a second document; Routty offers no lookup
         by correlation id, so the document ledger records the doubt and decides."""
         body = self.http.request(
-            "POST", INPUT_API, json={"receivedOn": received_on.isoformat(timespec="seconds").replace("+00:00", "Z")},
+            "POST", contract.INPUT_DOCUMENTS, json={"receivedOn": received_on.isoformat(timespec="seconds").replace("+00:00", "Z")},
             headers={"x-correlation-id": correlation_id}, idempotent=False,
         ).json()
         return body["documentId"], body["uploadUrl"]
@@ -133,14 +134,14 @@ class RouttyClient:
         """(attachmentId, uploadUrl): attachments are announced and uploaded before the main document.
         Not idempotent: a repeat would announce a second attachment."""
         body = self.http.request(
-            "POST", f"{INPUT_API}/{document_id}/attachments", json={"fileName": file_name, "mimeType": mime_type},
+            "POST", fill(contract.INPUT_ATTACHMENTS, document_id=document_id), json={"fileName": file_name, "mimeType": mime_type},
             headers={"x-correlation-id": correlation_id}, idempotent=False,
         ).json()
         return body["attachmentId"], body["uploadUrl"]
 
     def input_document_status(self, document_id: str, correlation_id: str) -> InputDocumentStatus:
         try:
-            body = self.http.get_json(f"{INPUT_API}/{document_id}", headers={"x-correlation-id": correlation_id})
+            body = self.http.get_json(fill(contract.INPUT_DOCUMENT, document_id=document_id), headers={"x-correlation-id": correlation_id})
         except RemoteError as error:
             if error.status != 404:
                 raise
@@ -151,7 +152,7 @@ class RouttyClient:
     def cancel_input_document(self, document_id: str, correlation_id: str) -> None:
         """Only a document in status Error can be cancelled (409 otherwise). Idempotent by outcome: a
         repeat answers 409, which the caller resolves by reading the status."""
-        self.http.request("POST", f"{INPUT_API}/{document_id}/cancel", headers={"x-correlation-id": correlation_id},
+        self.http.request("POST", fill(contract.INPUT_CANCEL, document_id=document_id), headers={"x-correlation-id": correlation_id},
                           idempotent=True)
 
 
@@ -159,23 +160,24 @@ class RouttyClient:
 
     def output_documents(self, page_size: int = 50, max_pages: int = 1000) -> list[dict]:
         """Every document waiting for pickup: {documentId, correlationId, documentType, createdOn, downloadUrl}."""
-        found: list[dict] = []
-        for page_number in range(1, max_pages + 1):
-            body = self.http.get_json(OUTPUT_API, params={"pageNumber": page_number, "pageSize": page_size},
-                                      headers={"x-correlation-id": f"pickup-{page_number}"})
-            found += body.get("items") or []
-            if not body.get("items") or len(found) >= (body.get("totalCount") or 0):
-                return found
-        raise RemoteError(self.http.system, None, f"{OUTPUT_API} still had pages after {max_pages}")
+        paging = contract.PAGING["page_number"]
+        pager = paginator("page_number", page_size=page_size, records_path="items", **paging)
+
+        def get(path: str, params: dict | None) -> httpx.Response:
+            correlation_id = f"pickup-{params[paging['page_param']]}"
+            return self.http.request("GET", path, params=params, headers={"x-correlation-id": correlation_id})
+
+        return [item for page in walk(get, self.http.system, contract.OUTPUT_DOCUMENTS, pager, max_pages=max_pages)
+                for item in page.data.get("items") or []]
 
     def acknowledge(self, document_id: str, correlation_id: str) -> None:
         """The technical acknowledgement: the document leaves the pickup list (repeating it is harmless)."""
-        self.http.request("POST", f"{OUTPUT_API}/{document_id}/acknowledge", idempotent=True,
+        self.http.request("POST", fill(contract.OUTPUT_ACKNOWLEDGE, document_id=document_id), idempotent=True,
                           headers={"x-correlation-id": correlation_id})
 
     def send_feedback(self, document_id: str, correlation_id: str, xml: bytes) -> None:
         """Not idempotent: Routty keeps every feedback it receives, so a repeat would be a duplicate."""
-        self.http.request("POST", f"{OUTPUT_API}/{document_id}/feedback", content=xml, idempotent=False,
+        self.http.request("POST", fill(contract.OUTPUT_FEEDBACK, document_id=document_id), content=xml, idempotent=False,
                           headers={"content-type": "application/xml", "x-correlation-id": correlation_id})
 
 

@@ -15,13 +15,15 @@ import dagster as dg
 import httpx
 from pydantic import PrivateAttr
 
-from resources.pages import Page, records_of
+from resources.contracts import fill
+from resources.contracts import rutter as contract
 from resources.http import ApiClient, CredentialsError, RateLimiter, RemoteError, RetryPolicy, shared_limiter
+from resources.http.paginators import Lists, Page, records_of
 from resources.tenants import Tenant
 
 PRODUCTION_URL = "https://production.rutterapi.com/versioned"
 # Rutter's limit is 500 requests per 10 s per organization, across all its connections (tenants).
-RATE_LIMIT = (500, 10.0)
+RATE_LIMIT = contract.RATE_LIMIT
 # The Dagster pool of every step that calls Rutter. The organization's limit must hold across the
 # parallel runs of all companies; the instance coordinates a pool (its storage, not a shared disk:
 # it holds on Kubernetes too), so with a pool limit of k at most k Rutter steps run at once, each
@@ -51,7 +53,9 @@ def describe_rutter_error(response: httpx.Response) -> tuple[str | None, str]:
     return code, message
 
 
-class RutterClient:
+class RutterClient(Lists):
+    paging = contract.PAGING
+
     def __init__(self, http: ApiClient, page_size: int, max_pages: int, hint: str):
         self.http, self.page_size, self.max_pages, self.hint = http, page_size, max_pages, hint
 
@@ -60,18 +64,8 @@ class RutterClient:
     ) -> Iterator[Page]:
         """Every page of `/accounting/{stream}`, newest first, until `next_cursor` is empty: the only
         sign of the last page (a short page is none; a page without its list fails in the spool)."""
-        params: dict[str, str | int] = {"limit": self.page_size}
-        if updated_at_min_ms is not None:
-            params["updated_at_min"] = updated_at_min_ms
-        if updated_at_max_ms is not None:
-            params["updated_at_max"] = updated_at_max_ms
-        for _ in range(self.max_pages):
-            parsed = self._get(f"/accounting/{stream}", params).json()
-            yield Page(parsed)
-            if not parsed.get("next_cursor"):
-                return
-            params["cursor"] = parsed["next_cursor"]
-        raise RemoteError("rutter", None, f"/accounting/{stream} still had pages after max_pages={self.max_pages}")
+        window = ((contract.UPDATED_AT_MIN, updated_at_min_ms), (contract.UPDATED_AT_MAX, updated_at_max_ms))
+        return self.walk(fill(contract.LIST, stream=stream), "cursor", {k: v for k, v in window if v is not None})
 
     def get(self, path: str) -> dict:
         """One non-list resource (company_info, connection status)."""
@@ -81,7 +75,7 @@ class RutterClient:
         """Create a bill in the books from its JSON text, sent as it is (byte for byte on every resend).
         Rutter keeps the key: the same key with the same body answers the same bill, so this request
         may be retried after a timeout or a crash without a second bill."""
-        response = self.http.request("POST", "/accounting/bills", content=f'{{"bill":{bill_json}}}'.encode(),
+        response = self.http.request("POST", contract.BILLS, content=f'{{"bill":{bill_json}}}'.encode(),
                                      idempotent=True, headers={"Idempotency-Key": idempotency_key,
                                                                "content-type": "application/json"})
         return response.json()["bill"]
@@ -93,18 +87,18 @@ class RutterClient:
         parameters): the time window keeps the walk short. A page without its list is an error, never
         "no such bill": that answer lets a new bill be made."""
         for number, page in enumerate(self.pages("bills", updated_at_min_ms=updated_at_min_ms), 1):
-            for bill in records_of(page.data, "bills", self.http.system, f"GET /accounting/bills page {number}"):
+            for bill in records_of(page.data, "bills", self.http.system, f"GET {contract.BILLS} page {number}"):
                 if bill.get("vendor_id") == vendor_id and (
                         bill.get("document_number") == document_number if document_number else bill.get("memo") == memo):
                     return bill
         return None
 
-    def _get(self, path: str, params: dict) -> httpx.Response:
+    def _get(self, path: str, params: dict | None) -> httpx.Response:
         try:
             return self.http.request("GET", path, params=params)
         except RemoteError as error:
-            if error.code == "PRODUCT_NOT_READY":
-                raise RutterNotReady(self.http.system, error.status, "connection is still syncing (PRODUCT_NOT_READY)", error.code) from None
+            if error.code == contract.NOT_READY:
+                raise RutterNotReady(self.http.system, error.status, f"connection is still syncing ({contract.NOT_READY})", error.code) from None
             if error.code in FAIL_FAST_CODES and not isinstance(error, CredentialsError):
                 raise CredentialsError(self.http.system, error.status, f"{error}; check {self.hint}", error.code) from None
             raise
@@ -116,7 +110,7 @@ class RutterResource(dg.ConfigurableResource):
     base_url: str = PRODUCTION_URL
     client_id: str
     client_secret: str
-    version: str = "2024-08-31"
+    version: str = contract.VERSION
     page_size: int = 50  # Rutter publishes no maximum; 50 is its default
     max_pages: int = 100_000
     max_attempts: int = 5
@@ -145,8 +139,8 @@ class RutterResource(dg.ConfigurableResource):
             self.base_url,
             credentials_hint=hint,
             auth=(self.client_id, self.client_secret),
-            headers={"X-Rutter-Version": self.version, "Accept": "application/json"},
-            params={"access_token": tenant.secret("RUTTER_ACCESS_TOKEN")},
+            headers={contract.VERSION_HEADER: self.version, "Accept": "application/json"},
+            params={contract.ACCESS_TOKEN_PARAM: tenant.secret("RUTTER_ACCESS_TOKEN")},
             policy=RetryPolicy(max_attempts=self.max_attempts),
             describe_error=describe_rutter_error,
             limiter=self.limiter(),

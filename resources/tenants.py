@@ -1,6 +1,6 @@
 """The companies (tenants) this code location syncs, and where each one's secrets come from.
 
-Every asset is partitioned by tenant, one dynamic partition per company (TENANT_PARTITIONS), so a
+Every asset is partitioned by tenant, one dynamic partition per company (orchestration/partitions.py), so a
 company is added or removed in the file without a redeploy (orchestration/tenants.py keeps the
 instance's partitions in step with the file). Without a tenants file there is one tenant, `default`,
 whose settings are the plain environment variables (RUTTER_ACCESS_TOKEN, ...). With TENANTS_FILE
@@ -29,6 +29,8 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
+from orchestration.settings import JORTT_API, ROUTTY_DELIVERY, TENANTS_FILE
+
 DEFAULT_TENANT_ID = "default"
 
 
@@ -55,10 +57,6 @@ class Tenant:
         return any(os.environ.get(c) for c in (f"{self.env_prefix}{name}", name))
 
 
-# The one partitions definition of every asset: its keys live in the instance, not in the code.
-TENANT_PARTITIONS = dg.DynamicPartitionsDefinition(name="tenants")
-
-
 def _load(path: str | None, jortt_api: str, routty_delivery: str) -> tuple[Tenant, ...]:
     if not path:
         return (Tenant(DEFAULT_TENANT_ID, jortt_api=jortt_api, routty_delivery=routty_delivery),)
@@ -81,14 +79,14 @@ def _read(path: str, mtime_ns: int, size: int) -> tuple[Tenant, ...]:
 
 def all_tenants() -> tuple[Tenant, ...]:
     """The tenants the file (or the environment) names now."""
-    return _load(os.getenv("TENANTS_FILE"), os.getenv("JORTT_API", "current"), os.getenv("ROUTTY_DELIVERY", "api"))
+    return _load(TENANTS_FILE.text(), JORTT_API.text(), ROUTTY_DELIVERY.text())
 
 
 def tenant_by_id(tenant_id: str) -> Tenant:
     for tenant in all_tenants():
         if tenant.id == tenant_id:
             return tenant
-    raise dg.Failure(f"unknown tenant {tenant_id!r}: not in {os.getenv('TENANTS_FILE') or 'the default configuration'}")
+    raise dg.Failure(f"unknown tenant {tenant_id!r}: not in {TENANTS_FILE.text() or 'the default configuration'}")
 
 
 def tenant_of_run(context) -> Tenant:

@@ -1,47 +1,74 @@
-"""The DuckDB warehouse: schemas, bulk landing of API pages, cursors and rejects.
+"""The DuckDB warehouse: the resource, its schemas (warehouse.sql) and the rejects table every stage writes.
 
-Landing is set-based: a stream's records are spooled to a file, one per line, while they are
-fetched (memory stays flat however many rows), then DuckDB's own JSON reader types, validates and
-upserts them in one short write transaction, with the cursor advanced in that same transaction, so a cursor can
-never run ahead of the rows it covers. Bad records land in `sync.rejects` with field and reason.
-
-Concurrency: DuckDB allows one writing process per file. Connections here are short (never held
-across an HTTP call), and DuckDBResource retries opening a locked file with backoff, so runs that
-overlap wait for each other's writes instead of failing.
+Concurrency: DuckDB allows one writing process per file. With `{tenant}` in WAREHOUSE_PATH every
+company has a file of its own, so companies run in parallel and never wait on each other's lock;
+one company's runs still take turns (the run queue's per-company limit, deploy/dagster.yaml).
+Connections are short (never held across an HTTP call), and opening a locked file is retried with
+backoff, so runs of one company that overlap wait for each other's writes instead of failing.
 """
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
+from pydantic import PrivateAttr
 
-DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
+from orchestration.settings import WAREHOUSE_MEMORY_LIMIT, WAREHOUSE_PATH
+
 SCHEMA_SQL = Path(__file__).with_name("warehouse.sql").read_text()  # read once: applied on many connections
 # The time now as a UTC TIMESTAMP. `now()::TIMESTAMP` would be the wall clock of the connection's
 # TimeZone setting (the process's TZ by default), so two machines would disagree.
 NOW_UTC = "(now() AT TIME ZONE 'UTC')"
-# An offset or zone after the time of day ("...10:00:00Z", "+02:00", "-0500", " Europe/Amsterdam").
-# Without one a time is UTC: DuckDB's TIMESTAMPTZ cast would read it in the connection's TimeZone.
-HAS_OFFSET = r"[0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)? *([zZ]|[+-][0-9]{2}(:?[0-9]{2})?|[A-Za-z][A-Za-z_/+-]*) *$"
+PER_TENANT = "{tenant}"
+
+
+class Warehouse(DuckDBResource):
+    """DuckDBResource whose file may be one per company (`{tenant}` in `database`: the run's
+    partition), and whose every connection finds the schemas in place."""
+
+    _tenant: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        run = context.dagster_run
+        self._tenant = run.tags.get("dagster/partition") if run else None
+
+    def for_tenant(self, tenant_id: str) -> Warehouse:
+        """The warehouse of one company (a test, a benchmark, an operator's script)."""
+        warehouse = self.model_copy()
+        warehouse._tenant = tenant_id
+        return warehouse
+
+    def path(self) -> str:
+        if PER_TENANT not in self.database:
+            return self.database
+        if not self._tenant:
+            raise dg.Failure(f"WAREHOUSE_PATH {self.database} has one file per company: only a run of one "
+                             "company (a partition) can open it")
+        return self.database.replace(PER_TENANT, self._tenant)
+
+    @contextmanager
+    def get_connection(self):
+        path = self.path()
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with DuckDBResource(database=path, connection_config=self.connection_config).get_connection() as conn:
+            ensure_schema(conn)  # CREATE ... IF NOT EXISTS: milliseconds, and no caller can forget it
+            yield conn
 
 
 def connection_config() -> dict:
     """DuckDB settings for every warehouse connection. The memory limit makes DuckDB spill to disk
     rather than grow: with it, landing peaks at the same memory for 50,000 or 200,000 records."""
-    return {"memory_limit": os.getenv("WAREHOUSE_MEMORY_LIMIT", "1GB")}
+    return {"memory_limit": WAREHOUSE_MEMORY_LIMIT.text()}
 
 
-def warehouse_resource() -> DuckDBResource:
-    """The warehouse at WAREHOUSE_PATH (not a secret, so read directly rather than via EnvVar)."""
-    path = Path(os.getenv("WAREHOUSE_PATH", DEFAULT_WAREHOUSE_PATH))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return DuckDBResource(database=str(path), connection_config=connection_config())
+def warehouse_resource() -> Warehouse:
+    """The warehouse the settings name (WAREHOUSE_PATH: not a secret, so a plain setting)."""
+    return Warehouse(database=WAREHOUSE_PATH.text(), connection_config=connection_config())
 
 
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
@@ -52,422 +79,6 @@ def table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     """Whether `schema.table` exists (a model, say, that no run has built yet)."""
     return conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name || '.' || table_name = ?",
                         [name]).fetchone()[0] > 0
-
-
-@dataclass(frozen=True)
-class Column:
-    """A typed column extracted from a record's JSON.
-
-    `path` is a JSON path (default `$.<name>`); `sql` an expression over `record` instead, for
-    values that come in more than one shape. `check` rejects the record when the raw value is
-    present but does not convert (an amount that is not a number, a date that is not a date);
-    with `optional` too, the record is usable without the value (tolerant in: never lose a record
-    over an optional field), so it lands with the value NULL and a warning in sync.rejects (stage
-    `ingest-warning`) instead.
-    """
-
-    name: str
-    sql_type: str = "VARCHAR"
-    path: str | None = None
-    check: bool = False
-    sql: str | None = None
-    optional: bool = False
-
-    def raw_sql(self) -> str:
-        return f"({self.sql})" if self.sql else f"(record->>'{self.path or '$.' + self.name}')"
-
-    def typed_sql(self) -> str:
-        if self.sql_type == "TIMESTAMP":  # honour offsets, store UTC; no offset = UTC, whatever the session's TimeZone
-            raw = self.raw_sql()
-            return (f"(CASE WHEN regexp_matches({raw}, '{HAS_OFFSET}') "
-                    f"THEN TRY_CAST({raw} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' ELSE TRY_CAST({raw} AS TIMESTAMP) END)")
-        if self.sql_type == "JSON" or self.sql_type.endswith("[]"):  # structured: keep it, don't stringify
-            source = self.sql or f"json_extract(record, '{self.path or '$.' + self.name}')"
-            return f"TRY_CAST({source} AS {self.sql_type})"
-        return f"TRY_CAST({self.raw_sql()} AS {self.sql_type})"
-
-    def problem_sql(self, label: str) -> str:
-        """SQL giving 'field|reason' when this column's value is present but unusable, else NULL."""
-        return (
-            f"CASE WHEN {self.raw_sql()} IS NOT NULL AND {self.typed_sql()} IS NULL "
-            f"THEN '{label}|not a valid {self.sql_type}: ' || {self.raw_sql()} END"
-        )
-
-
-@dataclass(frozen=True)
-class ChildSpec:
-    """Rows nested in each record (invoice lines), landed in their own table keyed by parent and
-    position. A record with an unusable child value is rejected whole: half an invoice is worse
-    than none."""
-
-    name: str
-    array_path: str
-    parent_key: str  # column naming the parent record, e.g. invoice_id
-    columns: tuple[Column, ...]
-
-
-@dataclass(frozen=True)
-class StreamSpec:
-    """How one API stream lands: where its records sit in a page, its key, cursor and columns.
-
-    Two specs with the same system and stream (Jortt's current and legacy APIs) land in the same
-    tables: the columns' paths map each API's field names onto one shape.
-    """
-
-    system: str
-    stream: str
-    records_key: str
-    columns: tuple[Column, ...]
-    key: Column = Column("id")
-    cursor_column: str | None = "updated_at"
-    children: tuple[ChildSpec, ...] = ()
-    single: bool = False  # the response holds one object (company info), not a list
-    known_fields: frozenset[str] = field(default_factory=frozenset)  # present in the API, not typed
-
-    @property
-    def name(self) -> str:
-        return f"{self.system}.{self.stream}"
-
-    @property
-    def raw_table(self) -> str:
-        return f"raw.{self.system}_{self.stream}"
-
-    @property
-    def staging_table(self) -> str:
-        return f"staging.{self.system}_{self.stream}"
-
-    def child_table(self, child: ChildSpec) -> str:
-        return f"staging.{self.system}_{self.stream}_{child.name}"
-
-    def expected_fields(self) -> set[str]:
-        """Top-level JSON keys the spec knows, to tell schema drift from expected shape."""
-        # A column computed by SQL reads the field it is named after (and maybe others, in known_fields).
-        tops = {(c.path or f"$.{c.name}").removeprefix("$.").split(".")[0].split("[")[0] for c in self.columns}
-        tops |= {c.array_path.removeprefix("$.").split("[")[0] for c in self.children}
-        tops.add((self.key.path or f"$.{self.key.name}").removeprefix("$."))
-        return tops | set(self.known_fields)
-
-
-@dataclass(frozen=True)
-class LandResult:
-    received: int
-    new: int
-    updated: int
-    unchanged: int
-    rejected: int
-    disappeared: int
-    cursor_before: str | None
-    cursor_after: str | None
-    duplicate_keys: int
-    unexpected_fields: list[str]
-    missing_fields: list[str]
-    future_dated: int = 0  # records whose cursor field is later than the landing's clock
-    future_dated_keys: list[str] = field(default_factory=list)  # the first few of them
-    deletions_held: int = 0  # rows a full read would have marked deleted, held by the mass-deletion guard
-    live_rows: int = 0  # the tenant's rows not marked deleted, which deletions_held is a share of
-    warned: int = 0  # records landed without an optional field whose value did not convert
-
-
-def cursor_text(moment: datetime) -> str:
-    """A moment as cursors are written (UTC, milliseconds), so cursors compare as text."""
-    utc = moment.astimezone(timezone.utc)
-    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
-
-
-def read_cursor(conn: duckdb.DuckDBPyConnection, tenant_id: str, stream: str) -> str | None:
-    row = conn.execute(
-        "SELECT cursor_value FROM sync.cursors WHERE tenant_id = ? AND stream = ?", [tenant_id, stream]
-    ).fetchone()
-    return row[0] if row else None
-
-
-def ensure_stream_tables(conn: duckdb.DuckDBPyConnection, spec: StreamSpec) -> None:
-    key = spec.key.name
-    columns = "".join(f"{c.name} {c.sql_type}, " for c in spec.columns)
-    conn.execute(
-        f"""CREATE TABLE IF NOT EXISTS {spec.raw_table} (
-              tenant_id VARCHAR NOT NULL, {key} VARCHAR NOT NULL, record JSON NOT NULL,
-              record_hash VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL, PRIMARY KEY (tenant_id, {key}));
-            CREATE TABLE IF NOT EXISTS {spec.staging_table} (
-              tenant_id VARCHAR NOT NULL, {key} VARCHAR NOT NULL, {columns}
-              loaded_at TIMESTAMP NOT NULL, deleted_at TIMESTAMP, PRIMARY KEY (tenant_id, {key}));"""
-    )
-    for child in spec.children:
-        child_columns = "".join(f"{c.name} {c.sql_type}, " for c in child.columns)
-        conn.execute(
-            f"""CREATE TABLE IF NOT EXISTS {spec.child_table(child)} (
-                  tenant_id VARCHAR NOT NULL, {child.parent_key} VARCHAR NOT NULL, line_number INTEGER NOT NULL,
-                  {child_columns} PRIMARY KEY (tenant_id, {child.parent_key}, line_number))"""
-        )
-
-
-def land_spool(
-    conn: duckdb.DuckDBPyConnection,
-    spec: StreamSpec,
-    tenant_id: str,
-    chunks: list[Path],
-    track_cursor: bool = True,
-    complete: bool = False,
-    read_started: datetime | None = None,
-    max_delete_share: float = 1.0,
-) -> LandResult:
-    """Upsert every record of the spooled chunks, then move the cursor.
-
-    Each chunk (a bounded number of records: memory stays flat however long the stream) lands in a
-    short transaction of its own; the cursor moves in a last one, after every row is written, so a
-    crash half-way only means the next run reads those records again. A record met again in a later
-    chunk (it changed while pages were read) counts only if it is newer.
-    `track_cursor=False` for a backfill of a past period: it must not move the cursor.
-    `complete` = the chunks hold the whole stream (a full read): records missing from them are
-    marked `deleted_at` in staging (and revived if they come back), unless the read rejected a record
-    without its key (it may be one that seems gone) or they are more than `max_delete_share` of the
-    live rows (a read cut short looks like that): then none is marked. A record rejected with its key
-    is still at the source: its row stays.
-    `read_started`: the cursor never passes it, so one record dated in the future cannot freeze it.
-    """
-    ensure_schema(conn)
-    ensure_stream_tables(conn, spec)
-    cursor_before = read_cursor(conn, tenant_id, spec.name)
-    conn.execute("CREATE OR REPLACE TEMP TABLE seen (_pk VARCHAR, _cursor VARCHAR)")
-    totals = _Totals()
-    try:
-        for chunk in chunks:
-            _stage_incoming(conn, spec, chunk)
-            totals.add_drift(*_schema_drift(conn, spec))
-            totals.duplicates += _drop_seen_before(conn, spec)
-            with _transaction(conn):
-                totals.rejected += _write_rejects(conn, spec, tenant_id)
-                totals.warned += _write_warnings(conn, spec, tenant_id)
-                totals.unidentified += _count(conn, "incoming WHERE _problem IS NOT NULL AND _pk IS NULL")
-                totals.add_upsert(*_upsert_good_rows(conn, spec, tenant_id))
-            _remember(conn, spec)
-        future, future_keys = _future_dated(conn, spec)
-        with _transaction(conn):
-            # A record rejected without its key is still at the source, as one of the rows that seem
-            # gone: the read cannot tell which, so deletions wait for a read where every record has one.
-            judged = complete and totals.unidentified == 0
-            disappeared, held, live = _mark_disappeared(conn, spec, tenant_id, max_delete_share) if judged else (0, 0, 0)
-            # A rejected record must be read again once fixed at the source, so rejects hold the cursor;
-            # so does a read the deletion guard doubts: it may have stopped short.
-            hold = not track_cursor or totals.rejected > 0 or held > 0
-            cap = cursor_text(read_started) if read_started else None
-            cursor_after = cursor_before if hold else _advance_cursor(conn, spec, tenant_id, cursor_before, cap)
-    finally:
-        conn.execute("DROP TABLE IF EXISTS temp.incoming; DROP TABLE IF EXISTS temp.changed; DROP TABLE IF EXISTS temp.seen")
-    return LandResult(
-        totals.good + totals.rejected + totals.duplicates, totals.new, totals.changed - totals.new,
-        totals.good - totals.changed, totals.rejected, disappeared, cursor_before, cursor_after,
-        totals.duplicates, sorted(totals.unexpected), sorted(totals.missing or ()), future, future_keys, held, live,
-        totals.warned,
-    )
-
-
-@dataclass
-class _Totals:
-    good: int = 0
-    changed: int = 0
-    new: int = 0
-    rejected: int = 0
-    unidentified: int = 0  # rejected records without a key
-    warned: int = 0  # records landed without an optional field that did not convert
-    duplicates: int = 0
-    unexpected: set = field(default_factory=set)
-    missing: set | None = None  # expected fields no chunk carried
-
-    def add_upsert(self, good: int, changed: int, new: int, duplicates: int) -> None:
-        self.good, self.changed, self.new = self.good + good, self.changed + changed, self.new + new
-        self.duplicates += duplicates
-
-    def add_drift(self, unexpected: list[str], missing: list[str]) -> None:
-        self.unexpected |= set(unexpected)
-        self.missing = set(missing) if self.missing is None else self.missing & set(missing)
-
-
-@contextmanager
-def _transaction(conn: duckdb.DuckDBPyConnection):
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
-def _cursor_text(spec: StreamSpec) -> str:
-    return f"strftime({spec.cursor_column}, '%Y-%m-%dT%H:%M:%S.%gZ')" if spec.cursor_column else "NULL"
-
-
-def _drop_seen_before(conn: duckdb.DuckDBPyConnection, spec: StreamSpec) -> int:
-    """Drop records an earlier chunk of this run already had in a version as new or newer."""
-    newer_or_same = f"s._cursor >= {_cursor_text(spec)}" if spec.cursor_column else "TRUE"
-    return conn.execute(
-        f"""DELETE FROM incoming WHERE _problem IS NULL AND EXISTS (
-              SELECT 1 FROM seen s WHERE s._pk = incoming._pk AND s._cursor IS NOT NULL AND ({newer_or_same}))"""
-    ).fetchone()[0]
-
-
-def _remember(conn: duckdb.DuckDBPyConnection, spec: StreamSpec) -> None:
-    """Keys met so far (rejected ones too: they exist at the source) and their newest cursor value."""
-    conn.execute(
-        f"""INSERT INTO seen SELECT _pk, max(CASE WHEN _problem IS NULL THEN {_cursor_text(spec)} END)
-            FROM incoming WHERE _pk IS NOT NULL GROUP BY _pk"""
-    )
-
-
-def _stage_incoming(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, spool: Path) -> None:
-    """One spooled chunk as a temp table of typed records, each with its first problem."""
-    checks = [f"CASE WHEN NULLIF(TRIM({spec.key.raw_sql()}), '') IS NULL THEN '{spec.key.name}|missing' END"]
-    checks += [c.problem_sql(c.name) for c in spec.columns if c.check and not c.optional]
-    warnings = [c.problem_sql(c.name) for c in spec.columns if c.check and c.optional]
-    for child in spec.children:
-        for c in (c for c in child.columns if c.check):
-            # The lambda's parameter is named `record` so the column's SQL reads the child element.
-            bad = f"list_filter(COALESCE(json_extract(record, '{child.array_path}[*]'), []), lambda record: {c.problem_sql(c.name)} IS NOT NULL)"
-            checks.append(f"CASE WHEN len({bad}) > 0 THEN '{child.name}.{c.name}|not a valid {c.sql_type}: ' || ({bad})[1]::VARCHAR END")
-    typed = "".join(f"{c.typed_sql()} AS {c.name}, " for c in spec.columns)
-    spool_literal = str(spool).replace("'", "''")
-    conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE incoming AS
-            SELECT NULLIF(TRIM({spec.key.raw_sql()}), '') AS _pk, record, md5(record::VARCHAR) AS record_hash, {typed}
-                   list_filter([{', '.join(checks)}], lambda x: x IS NOT NULL)[1] AS _problem,
-                   list_filter([{', '.join(warnings)}]::VARCHAR[], lambda x: x IS NOT NULL) AS _warnings
-            FROM (SELECT json AS record
-                  FROM read_json_objects('{spool_literal}', format = 'newline_delimited',
-                                         maximum_object_size = 16777216))"""  # per record, and DuckDB's read buffer
-    )
-
-
-def _schema_drift(conn: duckdb.DuckDBPyConnection, spec: StreamSpec) -> tuple[list[str], list[str]]:
-    """(fields the API sent that the spec does not know, known fields no record carried)."""
-    seen = {k for (k,) in conn.execute(
-        "SELECT DISTINCT unnest(json_keys(record)) FROM incoming WHERE json_type(record) = 'OBJECT'"
-    ).fetchall()}
-    if not seen:
-        return [], []
-    expected = spec.expected_fields()
-    typed = {(c.path or f"$.{c.name}").removeprefix("$.").split(".")[0].split("[")[0] for c in spec.columns if not c.sql}
-    return sorted(seen - expected), sorted(typed - seen)
-
-
-def _count(conn: duckdb.DuckDBPyConnection, rows: str) -> int:
-    return conn.execute(f"SELECT count(*) FROM {rows}").fetchone()[0]
-
-
-def _write_rejects(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str) -> int:
-    conn.execute(
-        f"""INSERT OR REPLACE INTO sync.rejects
-           SELECT ?, 'ingest', ?, COALESCE(_pk, 'md5:' || record_hash),
-                  split_part(_problem, '|', 1), split_part(_problem, '|', 2), record::VARCHAR, {NOW_UTC}
-           FROM incoming WHERE _problem IS NOT NULL""",
-        [tenant_id, spec.name],
-    )
-    return _count(conn, "incoming WHERE _problem IS NOT NULL")
-
-
-def _write_warnings(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str) -> int:
-    """Optional fields dropped from records that landed, one row each; a record that lands clean
-    again clears its earlier ones."""
-    conn.execute(
-        """DELETE FROM sync.rejects WHERE tenant_id = ? AND stage = 'ingest-warning' AND source = ?
-           AND record_key IN (SELECT _pk FROM incoming WHERE _problem IS NULL)""", [tenant_id, spec.name])
-    conn.execute(
-        f"""INSERT OR REPLACE INTO sync.rejects
-            SELECT ?, 'ingest-warning', ?, _pk, split_part(w, '|', 1),
-                   split_part(w, '|', 2) || ' (the record landed without it)', record::VARCHAR, {NOW_UTC}
-            FROM (SELECT _pk, record, unnest(_warnings) AS w FROM incoming WHERE _problem IS NULL)""",
-        [tenant_id, spec.name])
-    return _count(conn, "incoming WHERE _problem IS NULL AND len(_warnings) > 0")
-
-
-def _upsert_good_rows(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str) -> tuple[int, int, int, int]:
-    """Returns (distinct good records, records new or changed, records new, repeated records)."""
-    latest_first = f"{spec.cursor_column} DESC NULLS LAST" if spec.cursor_column else "record_hash"
-    key = spec.key.name
-    conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE changed AS
-            SELECT i.*, r.record_hash IS NULL AS _is_new
-            FROM (SELECT * FROM incoming WHERE _problem IS NULL
-                  QUALIFY row_number() OVER (PARTITION BY _pk ORDER BY {latest_first}) = 1) i
-            LEFT JOIN {spec.raw_table} r ON r.tenant_id = ? AND r.{key} = i._pk
-            LEFT JOIN {spec.staging_table} s ON s.tenant_id = ? AND s.{key} = i._pk
-            WHERE r.record_hash IS DISTINCT FROM i.record_hash OR s.deleted_at IS NOT NULL""",
-        [tenant_id, tenant_id],
-    )
-    columns = ", ".join(c.name for c in spec.columns)
-    conn.execute(
-        f"INSERT OR REPLACE INTO {spec.raw_table} SELECT ?, _pk, record, record_hash, {NOW_UTC} FROM changed",
-        [tenant_id],
-    )
-    conn.execute(
-        f"""INSERT OR REPLACE INTO {spec.staging_table} (tenant_id, {key}, {columns}, loaded_at, deleted_at)
-            SELECT ?, _pk, {columns}, {NOW_UTC}, NULL FROM changed""",
-        [tenant_id],
-    )
-    for child in spec.children:
-        _replace_children(conn, spec, child, tenant_id)
-    good, distinct = conn.execute("SELECT count(*), count(DISTINCT _pk) FROM incoming WHERE _problem IS NULL").fetchone()
-    changed, new = conn.execute("SELECT count(*), count(*) FILTER (WHERE _is_new) FROM changed").fetchone()
-    return distinct, changed, new, good - distinct
-
-
-def _replace_children(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, child: ChildSpec, tenant_id: str) -> None:
-    parent = child.parent_key
-    table = spec.child_table(child)
-    conn.execute(f"DELETE FROM {table} WHERE tenant_id = ? AND {parent} IN (SELECT _pk FROM changed)", [tenant_id])
-    typed = ", ".join(f"{c.typed_sql()} AS {c.name}" for c in child.columns)
-    conn.execute(
-        f"""INSERT INTO {table} (tenant_id, {parent}, line_number, {', '.join(c.name for c in child.columns)})
-            SELECT ?, _pk, line_number, {typed}
-            FROM (SELECT _pk, unnest(json_extract(record, '{child.array_path}[*]')) AS record,
-                         generate_subscripts(json_extract(record, '{child.array_path}[*]'), 1) AS line_number
-                  FROM changed)""",
-        [tenant_id],
-    )
-
-
-def _mark_disappeared(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str,
-                      max_share: float) -> tuple[int, int, int]:
-    """(rows marked deleted, rows held back by the guard, live rows)."""
-    gone = f"tenant_id = ? AND deleted_at IS NULL AND {spec.key.name} NOT IN (SELECT _pk FROM seen)"
-    live, missing = conn.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE {gone}) FROM {spec.staging_table} WHERE tenant_id = ? AND deleted_at IS NULL",
-        [tenant_id, tenant_id],
-    ).fetchone()
-    if missing > max_share * live:
-        return 0, missing, live
-    conn.execute(f"UPDATE {spec.staging_table} SET deleted_at = {NOW_UTC} WHERE {gone}", [tenant_id])
-    return missing, 0, live
-
-
-def _future_dated(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, sample: int = 5) -> tuple[int, list[str]]:
-    """(records dated later than now, the first few keys): a source clock or a typo, to report."""
-    if not spec.cursor_column:
-        return 0, []
-    count, keys = conn.execute(
-        f"SELECT count(DISTINCT _pk), list_sort(list(DISTINCT _pk))[1:{sample}] FROM seen WHERE _cursor > ?",
-        [cursor_text(datetime.now(timezone.utc))],
-    ).fetchone()
-    return count, keys or []
-
-
-def _advance_cursor(conn: duckdb.DuckDBPyConnection, spec: StreamSpec, tenant_id: str, cursor_before: str | None,
-                    cap: str | None) -> str | None:
-    """The newest change read that is not later than `cap` (when the read started): a record dated in
-    the future would otherwise put the cursor past every change still to come. Such a record is read
-    again by every incremental read (and reported each time) until its date has passed."""
-    if not spec.cursor_column:
-        return cursor_before
-    newest = conn.execute("SELECT max(_cursor) FROM seen WHERE _cursor <= ?", [cap or "9999"]).fetchone()[0]
-    # A cursor already past the cap (a future-dated record set it before the cap existed) is no position.
-    before = cursor_before if cursor_before and (cap is None or cursor_before <= cap) else None
-    cursor_after = max(filter(None, [before, newest]), default=None) or (cursor_before and cap)
-    if cursor_after != cursor_before:
-        conn.execute(
-            f"INSERT OR REPLACE INTO sync.cursors VALUES (?, ?, ?, {NOW_UTC})",
-            [tenant_id, spec.name, cursor_after],
-        )
-    return cursor_after
 
 
 def write_rejects(conn: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, str, str, str, str, str]]) -> None:

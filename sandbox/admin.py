@@ -26,7 +26,7 @@ from sandbox import (
     routty_exports,
     rutter,
 )
-from sandbox.dataset import Tenant
+from sandbox.data import SandboxCompany
 from sandbox.faults import SYSTEMS
 
 if TYPE_CHECKING:
@@ -128,14 +128,14 @@ def routes(state: SandboxState) -> list[Route]:
             conn.is_ready = data["is_ready"]
         return {"connection": conn.info(), "is_ready": conn.is_ready}
 
-    def tenant_named(request: Request) -> Tenant:
+    def tenant_named(request: Request) -> SandboxCompany:
         """The tenant ?tenant= names, default acme."""
         name = request.query_params.get("tenant", "acme")
         if name not in state.dataset.tenants:
             raise AdminError(404, f"no tenant {name!r}; tenants: {', '.join(state.dataset.tenants)}")
         return state.dataset.tenants[name]
 
-    def target(request: Request) -> tuple[Tenant, str, str]:
+    def target(request: Request) -> tuple[SandboxCompany, str, str]:
         """The tenant (?tenant=, default acme), system and stream a ground-truth call names."""
         tenant = tenant_named(request)
         system, stream = request.path_params["system"], request.path_params["stream"]
@@ -145,7 +145,7 @@ def routes(state: SandboxState) -> list[Route]:
             raise AdminError(404, f"no stream {system}/{stream}") from None
         return tenant, system, stream
 
-    def present(tenant: Tenant, system: str, stream: str, records: list[dict], api: str | None = None) -> list:
+    def present(tenant: SandboxCompany, system: str, stream: str, records: list[dict], api: str | None = None) -> list:
         """As the API serves them: its order, and for Jortt the tenant's API shape (or ?api=)."""
         if api not in (None, "current", "legacy"):
             raise AdminError(400, "api must be current or legacy")

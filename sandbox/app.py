@@ -11,7 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 
 from sandbox import admin, b2brouter, jortt, routty, rutter
-from sandbox.dataset import Dataset, build_dataset
+from sandbox.data import Dataset, build_dataset
 from sandbox.faults import FaultMiddleware, Faults, system_of
 from sandbox.jortt import JorttTokens
 from sandbox.routty import RouttyStore

@@ -14,14 +14,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.dataset import Dataset, Tenant, unix_ms
+from resources.contracts import b2brouter as contract
+from sandbox.data import Dataset, SandboxCompany, unix_ms
 from sandbox.documents import pdf, ubl_invoice
 from sandbox.faults import Faults
 
 if TYPE_CHECKING:
     from sandbox.app import SandboxState
 
-DEFAULT_VERSION = "2025-10-13"
+DEFAULT_VERSION = contract.VERSION
 DEFAULT_LIMIT, MAX_LIMIT = 25, 500
 INVOICE_STREAMS = {"ReceivedInvoice": "received_invoices", "IssuedInvoice": "issued_invoices"}  # by `type`
 # The states mark_as may set (api-contracts.md §3): a received invoice is accepted, refused or paid by us (new and
@@ -88,7 +89,7 @@ async def _json_body(request: Request) -> dict:
     return data
 
 
-def present(tenant: Tenant, stream: str, records: list[dict]) -> list[dict]:
+def present(tenant: SandboxCompany, stream: str, records: list[dict]) -> list[dict]:
     """Records in the order the list endpoint serves them (ground truth for the admin API)."""
     return _sorted(records) if stream in INVOICE_STREAMS.values() else records
 
@@ -99,7 +100,7 @@ def _party(record: dict) -> dict:
             "street": record.get("address"), "city": record.get("city"), "postal_code": record.get("postalcode")}
 
 
-def _ubl(tenant: Tenant, invoice: dict) -> bytes:
+def _ubl(tenant: SandboxCompany, invoice: dict) -> bytes:
     contact = next((c for c in tenant.b2b["contacts"] if c["id"] == invoice["contact"]["id"]), invoice["contact"])
     parties = [_party(contact), _party(tenant.b2b_account)]
     supplier, customer = parties if invoice["type"] == "ReceivedInvoice" else reversed(parties)
@@ -127,12 +128,12 @@ def routes(state: SandboxState) -> list[Route]:
                 return JSONResponse({"error": str(e)}, status_code=e.status, headers=headers)
         return wrapped
 
-    def check_account(request: Request, tenant: Tenant) -> None:
+    def check_account(request: Request, tenant: SandboxCompany) -> None:
         ref, acc = request.path_params["account"], tenant.b2b_account
         if ref not in (str(acc["id"]), acc["identifier"]):  # another key's account is not there at all
             raise B2BError(404, f"Account {ref} not found")
 
-    def find_invoice(request: Request, tenant: Tenant) -> dict:
+    def find_invoice(request: Request, tenant: SandboxCompany) -> dict:
         for stream in INVOICE_STREAMS.values():
             for inv in tenant.b2b[stream]:
                 if str(inv["id"]) == request.path_params["invoice_id"]:
@@ -140,11 +141,11 @@ def routes(state: SandboxState) -> list[Route]:
         raise B2BError(404, f"Invoice {request.path_params['invoice_id']} not found")
 
     @endpoint
-    def accounts(request: Request, tenant: Tenant) -> dict:
+    def accounts(request: Request, tenant: SandboxCompany) -> dict:
         return _paged(request, "accounts", [tenant.b2b_account], state.faults)
 
     @endpoint
-    def contacts(request: Request, tenant: Tenant) -> dict:
+    def contacts(request: Request, tenant: SandboxCompany) -> dict:
         check_account(request, tenant)
         page = _paged(request, "contacts", tenant.b2b["contacts"], state.faults)
         if "contacts" in page:
@@ -152,7 +153,7 @@ def routes(state: SandboxState) -> list[Route]:
         return page
 
     @endpoint
-    def invoices(request: Request, tenant: Tenant) -> dict:
+    def invoices(request: Request, tenant: SandboxCompany) -> dict:
         check_account(request, tenant)
         q = request.query_params
         kind = q.get("type")
@@ -172,11 +173,11 @@ def routes(state: SandboxState) -> list[Route]:
         return page
 
     @endpoint
-    def invoice(request: Request, tenant: Tenant) -> dict:
+    def invoice(request: Request, tenant: SandboxCompany) -> dict:
         return {"invoice": find_invoice(request, tenant)}
 
     @endpoint
-    def document(request: Request, tenant: Tenant) -> Response:
+    def document(request: Request, tenant: SandboxCompany) -> Response:
         found, kind = find_invoice(request, tenant), request.path_params["document_type"]
         if kind == "xml.ubl.invoice.bis3":
             return Response(state.faults.latin1(str(found["id"]), _ubl(tenant, found)), media_type="application/xml")
@@ -186,7 +187,7 @@ def routes(state: SandboxState) -> list[Route]:
         raise B2BError(404, f"Document type {kind} is not available for invoice {found['id']}")
 
     @endpoint
-    async def mark_as(request: Request, tenant: Tenant) -> dict:
+    async def mark_as(request: Request, tenant: SandboxCompany) -> dict:
         """POST /invoices/{id}/mark_as, body {"state": "<state>", "reason": "<text>"} (reason optional).
         ASSUMED: the seed and contract name the endpoint only, not its body. Answers {"invoice": ...} as
         GET /invoices/{id}. The same state again changes nothing; a refused invoice is never accepted or paid."""
@@ -211,15 +212,15 @@ def routes(state: SandboxState) -> list[Route]:
         return {"invoice": found}
 
     @endpoint
-    def not_found(request: Request, tenant: Tenant) -> dict:
+    def not_found(request: Request, tenant: SandboxCompany) -> dict:
         raise B2BError(404, f"Unknown endpoint: {request.method} {request.url.path}")
 
     return [
-        Route("/accounts", accounts),
-        Route("/accounts/{account}/invoices", invoices),
-        Route("/accounts/{account}/contacts", contacts),
-        Route("/invoices/{invoice_id}", invoice),
-        Route("/invoices/{invoice_id}/as/{document_type}", document),
-        Route("/invoices/{invoice_id}/mark_as", mark_as, methods=["POST"]),
+        Route(contract.ACCOUNTS, accounts),
+        Route(contract.INVOICES, invoices),
+        Route(contract.CONTACTS, contacts),
+        Route(contract.INVOICE, invoice),
+        Route(contract.DOCUMENT, document),
+        Route(contract.MARK_AS, mark_as, methods=["POST"]),
         Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]

@@ -3,9 +3,11 @@
 import base64
 from dataclasses import dataclass
 
+from resources.contracts import rutter as rutter_api
+
 RUTTER_CLIENT_ID = "sandbox-rutter-client-id"
 RUTTER_CLIENT_SECRET = "sandbox-rutter-client-secret"
-RUTTER_VERSION = "2024-08-31"
+RUTTER_VERSION = rutter_api.VERSION
 # One access token per Rutter connection (tenant); the first is the default one.
 RUTTER_ACCESS_TOKEN = "sandbox-access-token"
 RUTTER_ACCESS_TOKEN_2 = "sandbox-access-token-2"
@@ -38,7 +40,7 @@ ROUTTY_UPLOAD_SIGNING_KEY = b"sandbox-routty-upload-signing-key"
 
 
 @dataclass(frozen=True)
-class TenantCredentials:
+class CompanyCredentials:
     """What one company (tenant) logs in with; each credential sees only that tenant's data."""
 
     name: str
@@ -57,10 +59,10 @@ class TenantCredentials:
 
 
 TENANTS = {t.name: t for t in (
-    TenantCredentials("acme", RUTTER_ACCESS_TOKEN, "current", (JORTT_CLIENT_ID, JORTT_CLIENT_SECRET), None,
-                      B2BROUTER_API_KEY, B2BROUTER_ACCOUNT_ID),
-    TenantCredentials("globex", RUTTER_ACCESS_TOKEN_2, "legacy", (JORTT_CLIENT_ID_2, JORTT_CLIENT_SECRET_2),
-                      (JORTT_LEGACY_APP_NAME, JORTT_LEGACY_API_KEY), B2BROUTER_API_KEY_2, B2BROUTER_ACCOUNT_ID_2),
+    CompanyCredentials("acme", RUTTER_ACCESS_TOKEN, "current", (JORTT_CLIENT_ID, JORTT_CLIENT_SECRET), None,
+                       B2BROUTER_API_KEY, B2BROUTER_ACCOUNT_ID),
+    CompanyCredentials("globex", RUTTER_ACCESS_TOKEN_2, "legacy", (JORTT_CLIENT_ID_2, JORTT_CLIENT_SECRET_2),
+                       (JORTT_LEGACY_APP_NAME, JORTT_LEGACY_API_KEY), B2BROUTER_API_KEY_2, B2BROUTER_ACCOUNT_ID_2),
 )}
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from lxml import etree
 
-from sandbox.dataset import vat_breakdown
+from sandbox.data import vat_breakdown
 
 UBL = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"

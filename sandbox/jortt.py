@@ -14,8 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from resources.contracts import jortt as contract
 from sandbox import credentials
-from sandbox.dataset import EU, Tenant, money_value
+from sandbox.data import EU, SandboxCompany, money_value
 from sandbox.documents import pdf
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ STATUS_FILTERS = {"draft": {"draft"}, "sent": {"sent", "late", "paid"}, "unpaid"
 LEGACY_FILTERS = {"all": {"draft", "sent", "late", "paid"}, "due": {"sent"}, "draft": {"draft"},
                   "late": {"late"}, "due_and_late": {"sent", "late"}, "paid": {"paid"}}
 LEGACY_STATUS = {"draft": "draft", "sent": "due", "late": "late", "paid": "paid"}  # in the legacy vocabulary
-LEDGER_CATEGORIES = ("cost", "income", "balance")
+LEDGER_CATEGORIES = contract.LEDGER_CATEGORIES
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -160,7 +161,7 @@ def routes(state: SandboxState) -> list[Route]:
                              "expires_in": TOKEN_TTL, "scope": " ".join(sorted(scopes))})
 
     @api("customers:read", {"page", "query"})
-    def customers(request: Request, tenant: Tenant) -> dict:
+    def customers(request: Request, tenant: SandboxCompany) -> dict:
         query = request.query_params.get("query")
         if query is not None and len(query) < 3:
             raise _invalid("query must be at least 3 characters")
@@ -168,7 +169,7 @@ def routes(state: SandboxState) -> list[Route]:
         return paged(request, rows, None)
 
     @api("invoices:read", {"page", "invoice_status"})
-    def invoices(request: Request, tenant: Tenant) -> dict:
+    def invoices(request: Request, tenant: SandboxCompany) -> dict:
         status = request.query_params.get("invoice_status")
         if status is not None and status not in STATUS_FILTERS:
             raise _invalid(f"invoice_status must be one of {', '.join(STATUS_FILTERS)}")
@@ -176,16 +177,16 @@ def routes(state: SandboxState) -> list[Route]:
         return paged(request, rows, "invoice_date")
 
     @api("invoices:read", set())
-    def invoice(request: Request, tenant: Tenant) -> dict:
+    def invoice(request: Request, tenant: SandboxCompany) -> dict:
         return {"data": _find(tenant.jortt["invoices"], request.path_params["invoice_id"])}
 
     @api("invoices:read", set())
-    def download(request: Request, tenant: Tenant) -> dict:
+    def download(request: Request, tenant: SandboxCompany) -> dict:
         found = _find(tenant.jortt["invoices"], request.path_params["invoice_id"])
         return {"data": {"download_location": pdf_url(request, state, found["id"])}}
 
     @api("expenses:read", {"page", "vat_date_from", "vat_date_till"})
-    def expenses(request: Request, tenant: Tenant) -> dict:
+    def expenses(request: Request, tenant: SandboxCompany) -> dict:
         q = request.query_params
         for name in ("vat_date_from", "vat_date_till"):
             if name in q and not DATE.fullmatch(q[name]):
@@ -195,14 +196,14 @@ def routes(state: SandboxState) -> list[Route]:
         return paged(request, rows, "vat_date")
 
     @api("expenses:read", {"page"})
-    def ledger_accounts(request: Request, tenant: Tenant) -> dict:
+    def ledger_accounts(request: Request, tenant: SandboxCompany) -> dict:
         category = request.path_params["category"]
         if category not in LEDGER_CATEGORIES:
             raise JorttError(404, "resource.not_found", f"No ledger account category {category}.")
         return paged(request, tenant.jortt[f"ledger_accounts_{category}"], None, "ledger_account_id")
 
     @api("organizations:read", set())
-    def organization(request: Request, tenant: Tenant) -> dict:
+    def organization(request: Request, tenant: SandboxCompany) -> dict:
         return {"data": tenant.jortt_organization}
 
     async def invoice_file(request: Request) -> Response:
@@ -220,14 +221,14 @@ def routes(state: SandboxState) -> list[Route]:
         return _error(404, "resource.not_found", f"Unknown endpoint: {request.method} {request.url.path}")
 
     return [
-        Route("/oauth-provider/oauth/token", token, methods=["POST"]),
-        Route("/customers", customers),
-        Route("/invoices", invoices),
-        Route("/invoices/{invoice_id}", invoice),
-        Route("/invoices/{invoice_id}/download", download),
-        Route("/v3/expenses", expenses),
-        Route("/v3/ledger_accounts/expenses/{category}", ledger_accounts),
-        Route("/organizations/me", organization),
+        Route(contract.TOKEN_PATH, token, methods=["POST"]),
+        Route(contract.CUSTOMERS, customers),
+        Route(contract.INVOICES, invoices),
+        Route(contract.INVOICE, invoice),
+        Route(contract.INVOICE_DOWNLOAD, download),
+        Route(contract.EXPENSES, expenses),
+        Route(contract.LEDGER_ACCOUNTS, ledger_accounts),
+        Route(contract.ORGANIZATION, organization),
         Route("/downloads/invoices/{invoice_id}.pdf", invoice_file, name="jortt_invoice_pdf"),
         Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]
@@ -258,7 +259,7 @@ def _legacy_address(street, city, postal_code, country: str) -> dict:
             "country": {"code": country, "name": COUNTRY_NAMES_NL.get(country)}}
 
 
-def legacy_invoice(inv: dict, tenant: Tenant) -> dict:
+def legacy_invoice(inv: dict, tenant: SandboxCompany) -> dict:
     """A current-API invoice in the legacy seed's shape: amounts as decimal strings, vat as an integer
     percentage, quantity as a number, the customer under `recipient`, the organization under `creditor`."""
     customer = next((c for c in tenant.jortt["customers"] if c["id"] == inv["customer_id"]), {})
@@ -296,7 +297,7 @@ def legacy_invoice(inv: dict, tenant: Tenant) -> dict:
     }
 
 
-def present(tenant: Tenant, stream: str, records: list[dict], api: str | None = None) -> list[dict]:
+def present(tenant: SandboxCompany, stream: str, records: list[dict], api: str | None = None) -> list[dict]:
     """Records as the tenant's API serves them (ground truth for the admin API); the legacy API has
     only customers and invoices, other streams stay in the current API's shape."""
     if (api or tenant.creds.jortt_api) == "legacy" and stream in ("customers", "invoices"):
@@ -319,7 +320,7 @@ def legacy_routes(state: SandboxState) -> list[Route]:
         return endpoint
 
     @basic
-    def all_customers(request: Request, tenant: Tenant) -> Response:
+    def all_customers(request: Request, tenant: SandboxCompany) -> Response:
         page, per_page = request.query_params.get("page", "1"), request.query_params.get("per_page", "50")
         if not page.isdigit() or int(page) < 1:
             return _legacy_errors(400, "page", "invalid")
@@ -330,7 +331,7 @@ def legacy_routes(state: SandboxState) -> list[Route]:
         return JSONResponse({"customers": [legacy_customer(c) for c in rows], "page": page_no, "per_page": size})
 
     @basic
-    def invoices_by_status(request: Request, tenant: Tenant) -> Response:
+    def invoices_by_status(request: Request, tenant: SandboxCompany) -> Response:
         wanted = LEGACY_FILTERS.get(request.path_params["status"])
         if wanted is None:
             return _legacy_errors(400, "status", "invalid")
@@ -339,7 +340,7 @@ def legacy_routes(state: SandboxState) -> list[Route]:
                                           if i["invoice_status"] in wanted]})
 
     @basic
-    def invoice(request: Request, tenant: Tenant) -> Response:
+    def invoice(request: Request, tenant: SandboxCompany) -> Response:
         found = next((i for i in tenant.jortt["invoices"] if i["id"] == request.path_params["invoice_id"]), None)
         if found is None:
             return _legacy_errors(404, "invoice_id", "not_found")
@@ -350,7 +351,7 @@ def legacy_routes(state: SandboxState) -> list[Route]:
     async def not_found(request: Request) -> JSONResponse:
         return _legacy_errors(404, "path", "not_found")
 
-    return [Route("/customers/all", all_customers),
-            Route("/invoices/status/{status}", invoices_by_status),
-            Route("/invoices/id/{invoice_id}", invoice),
+    return [Route(contract.LEGACY_CUSTOMERS, all_customers),
+            Route(contract.LEGACY_INVOICES, invoices_by_status),
+            Route(contract.LEGACY_INVOICE, invoice),
             Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])]

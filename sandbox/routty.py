@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from resources.contracts import routty as contract
 from sandbox import credentials
 from sandbox import routty_rules as rules
 from sandbox.routty_rules import error as _error
@@ -330,10 +331,10 @@ def routes(state: SandboxState) -> list[Route]:
         return _problem(404, "Not Found", f"Unknown endpoint: {request.method} {request.url.path}")
 
     return [
-        Route("/connector-api/masterdata", _guarded(upload), methods=["POST"]),
-        Route("/connector-api/masterdata", _guarded(list_masterdata), methods=["GET"]),
-        Route("/connector-api/masterdata/delete", _guarded(delete), methods=["POST"]),
-        Route("/connector-api/masterdata/status/{status_id}", _guarded(status), methods=["GET"]),
+        Route(contract.MASTERDATA, _guarded(upload), methods=["POST"]),
+        Route(contract.MASTERDATA, _guarded(list_masterdata), methods=["GET"]),
+        Route(contract.MASTERDATA_DELETE, _guarded(delete), methods=["POST"]),
+        Route(contract.MASTERDATA_STATUS, _guarded(status), methods=["GET"]),
         *routty_documents.routes(state),
         *routty_exports.routes(state),
         Route("/{path:path}", _guarded(not_found), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),

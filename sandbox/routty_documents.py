@@ -38,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from resources.contracts import routty as contract
 from sandbox import credentials
 from sandbox.routty import _now_iso, _parser, _problem, api_key, key_admin
 
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from sandbox.app import SandboxState
 
 MOUNT = "/routty"
-API = "/connector-api/input-api/input-documents"
+API = contract.INPUT_DOCUMENTS
 UPLOAD_URL_TTL = 600.0  # seconds, default of the upload_url_ttl setting
 INVOICE = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 CREDIT_NOTE = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
@@ -403,9 +404,9 @@ def routes(state: SandboxState) -> list[Route]:
 
     return [
         Route(API, _guarded(create), methods=["POST"]),
-        Route(API + "/{document_id}", _guarded(status), methods=["GET"]),
-        Route(API + "/{document_id}/attachments", _guarded(attach), methods=["POST"]),
-        Route(API + "/{document_id}/cancel", _guarded(cancel), methods=["POST"]),
+        Route(contract.INPUT_DOCUMENT, _guarded(status), methods=["GET"]),
+        Route(contract.INPUT_ATTACHMENTS, _guarded(attach), methods=["POST"]),
+        Route(contract.INPUT_CANCEL, _guarded(cancel), methods=["POST"]),
         Route("/upload/{document_id}", upload, methods=["PUT"]),
         Route("/upload/{document_id}/{attachment_id}", upload, methods=["PUT"]),
     ]

@@ -16,8 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from resources.contracts import fill
+from resources.contracts import rutter as contract
 from sandbox import credentials
-from sandbox.dataset import RutterConnection, Tenant, unix_ms
+from sandbox.data import RutterConnection, SandboxCompany, unix_ms
 
 if TYPE_CHECKING:
     from sandbox.app import SandboxState
@@ -27,7 +29,7 @@ STREAMS = {"vendors": "vendor", "purchase_orders": "purchase_order", "bills": "b
            "tax_rates": "tax_rate"}  # list key -> single-object key
 # The contract shows these lists without the "connection" object.
 NO_CONNECTION_KEY = {"items", "tax_rates"}
-LIST_PARAMS = {"access_token", "cursor", "limit", "updated_at_min", "updated_at_max"}
+LIST_PARAMS = set(contract.LIST_PARAMS)
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 
 
@@ -137,7 +139,7 @@ def _list_handler(state: SandboxState, stream: str) -> Callable:
     return handler
 
 
-def present(tenant: Tenant, stream: str, records: list[dict]) -> list[dict]:
+def present(tenant: SandboxCompany, stream: str, records: list[dict]) -> list[dict]:
     """Records as the list endpoint serves them (ground truth for the admin API)."""
     return _ordered(records, None, None)
 
@@ -171,10 +173,10 @@ def routes(state: SandboxState) -> list[Route]:
 
     out = rutter_bills.routes(state)
     for stream, key in STREAMS.items():
-        out += [Route(f"/accounting/{stream}", _endpoint(state, LIST_PARAMS, _list_handler(state, stream))),
-                Route(f"/accounting/{stream}/{{id}}", _endpoint(state, {"access_token"}, _get_handler(stream, key)))]
+        out += [Route(fill(contract.LIST, stream=stream), _endpoint(state, LIST_PARAMS, _list_handler(state, stream))),
+                Route(fill(contract.RECORD, stream=stream), _endpoint(state, {"access_token"}, _get_handler(stream, key)))]
     return out + [
-        Route("/accounting/company_info", _endpoint(state, {"access_token"}, _company_info)),
-        Route("/connections/status", _endpoint(state, {"access_token"}, _status, needs_ready=False)),
+        Route(contract.COMPANY_INFO, _endpoint(state, {"access_token"}, _company_info)),
+        Route(contract.CONNECTION_STATUS, _endpoint(state, {"access_token"}, _status, needs_ready=False)),
         Route("/{path:path}", _not_found, methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
     ]

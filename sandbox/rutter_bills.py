@@ -30,7 +30,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox.dataset import TAX_RATES, RutterConnection, cents, vat_breakdown
+from resources.contracts import rutter as contract
+from sandbox.data import TAX_RATES, RutterConnection, cents, vat_breakdown
 from sandbox.rutter import RutterError, _authorize
 
 if TYPE_CHECKING:
@@ -222,4 +223,4 @@ def routes(state: SandboxState) -> list[Route]:
         except RutterError as e:
             return JSONResponse(e.body, status_code=e.status)
 
-    return [Route("/accounting/bills", create, methods=["POST"])]
+    return [Route(contract.BILLS, create, methods=["POST"])]

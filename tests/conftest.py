@@ -40,7 +40,7 @@ def embedded_env(sandbox, tmp_path, monkeypatch):
     for name, value in sandbox.env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
-    monkeypatch.setenv("ROUTTY_OUTBOX_DIR", str(tmp_path / "outbox"))
+    monkeypatch.setenv("ROUTTY_OUTBOX_URL", str(tmp_path / "outbox"))
     monkeypatch.delenv("TENANTS_FILE", raising=False)
     return dict(os.environ)
 
@@ -52,7 +52,7 @@ def tenants_env(sandbox, tmp_path, monkeypatch):
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("TENANTS_FILE", str(TENANTS_FILE))
     monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
-    monkeypatch.setenv("ROUTTY_OUTBOX_DIR", str(tmp_path / "outbox"))
+    monkeypatch.setenv("ROUTTY_OUTBOX_URL", str(tmp_path / "outbox"))
     return dict(os.environ)
 
 

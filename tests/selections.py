@@ -3,9 +3,9 @@
 
 import dagster as dg
 
-from assets.routty.document_status import KEY as DOCUMENT_STATUS
-from assets.routty.export_pickup import GROUP as EXPORTS_GROUP
-from assets.routty.input_documents import FLOWS
+from assets.invoices.status import KEY as DOCUMENT_STATUS
+from assets.exports import GROUP as EXPORTS_GROUP
+from assets.invoices.documents import FLOWS
 
 DOCUMENT_FLOWS = (dg.AssetSelection.assets(*(f.documents_key for f in FLOWS), *(f.upload_key for f in FLOWS),
                                            DOCUMENT_STATUS)

@@ -8,9 +8,9 @@ import duckdb
 import pytest
 from lxml import etree
 
-from assets.routty import accounting_masterdata as accounting
-from assets.routty.documents import build_delta
-from assets.routty.xml_writer import schema_for
+from assets.masterdata.lists import accounting_masterdata as accounting
+from assets.masterdata.build import build_delta
+from assets.xml.schemas import schema as schema_for
 from resources.warehouse import ensure_schema
 from sandbox import routty_rules
 
@@ -26,7 +26,7 @@ def test_the_model_writes_the_names_routty_expects():
         element = accounting.accounting_element({"type": coding_field, "value": "30"})
         assert schema_for("AccountingMasterDataList").validate(element)
         assert element.get("type") == coding_field
-    sql = (Path(accounting.__file__).parents[1] / "model" / "accounting_masterdata.sql").read_text()
+    sql = (Path(accounting.__file__).parents[2] / "model" / "accounting_masterdata.sql").read_text()
     assert "'PaymentTerm'" not in sql and "'PaymentTerms'" in sql and "'GlAccount'" in sql
 
 

@@ -12,12 +12,12 @@ import duckdb
 import pytest
 
 from orchestration.definitions import build_definitions
-from orchestration.sensors import masterdata_status_sensor
+from assets.masterdata.sensors import masterdata_status_sensor
 from resources.routty import RouttyResource
 from tests.conftest import execute, reset_sandbox
 
 COMPANIES = ("acme", "globex")
-LEAVE_UPLOADS_TO_THE_SENSOR = {"routty__masterdata_upload_status": {"config": {"max_wait_seconds": 0}}}
+LEAVE_UPLOADS_TO_THE_SENSOR = {"masterdata__upload_status": {"config": {"max_wait_seconds": 0}}}
 
 
 @pytest.fixture
@@ -83,3 +83,18 @@ def test_each_company_reaches_routty_under_its_own_keys_only(companies, instance
         feedback = [f for answers in exports["feedback"].values() for f in answers]
         assert feedback and {(f["routty_tenant"], f["key_name"]) for f in feedback} == {
             (company, "ROUTTY_OUTPUT_INBOUND_API_KEY")}
+
+
+def test_a_warehouse_file_per_company_holds_that_company_only(companies, instance, tmp_path, monkeypatch):
+    """`{tenant}` in WAREHOUSE_PATH: each company's runs write their own DuckDB file, so companies
+    never wait on one another's write lock."""
+    monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "warehouses" / "{tenant}.duckdb"))
+    for company in COMPANIES:
+        run(instance, "routty_sync", company, LEAVE_UPLOADS_TO_THE_SENSOR)
+
+    assert sorted(p.name for p in (tmp_path / "warehouses").iterdir()) == [f"{c}.duckdb" for c in COMPANIES]
+    for company in COMPANIES:
+        with duckdb.connect(str(tmp_path / "warehouses" / f"{company}.duckdb"), read_only=True) as db:
+            tenants = {t for (t,) in db.execute("SELECT DISTINCT tenant_id FROM staging.rutter_vendors").fetchall()}
+            uploads = db.execute("SELECT count(*) FROM sync.masterdata_uploads").fetchone()[0]
+        assert tenants == {company} and uploads > 0

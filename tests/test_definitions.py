@@ -9,14 +9,14 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets.routty.catalog import DOCUMENTS
+from assets.masterdata.lists import LISTS
 from orchestration.definitions import defs
 
 ROOT = Path(__file__).resolve().parent.parent
 DAGSTER = [sys.executable, "-m", "dagster"]
 
 
-STAGES = ["ingest", "model", "routty", "track", "routty_exports"]
+STAGES = ["ingest", "model", "masterdata", "invoices", "exports"]
 
 
 def test_asset_graph_flows_one_way_through_the_stages():
@@ -32,10 +32,10 @@ def test_asset_graph_flows_one_way_through_the_stages():
         f"b2brouter/{s}" for s in ("received_invoices", "received_invoice_documents", "issued_invoices", "contacts", "accounts")
     }
     parents = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in keys}
-    assert parents["routty/party_list_push"] == {"routty/party_list_xml"}
-    assert parents["routty/party_list_xml"] == {"model/routty_parties"}
+    assert parents["masterdata/party_list_push"] == {"masterdata/party_list_xml"}
+    assert parents["masterdata/party_list_xml"] == {"model/routty_parties"}
     assert {"rutter/invoices", "rutter/tax_rates"} <= parents["model/routty_sales_invoices"]  # VAT from the books
-    check = next(c for c in graph.asset_check_keys if c.asset_key == dg.AssetKey(["routty", "party_list_xml"]))
+    check = next(c for c in graph.asset_check_keys if c.asset_key == dg.AssetKey(["masterdata", "party_list_xml"]))
     assert graph.get_check_spec(check).blocking
 
 
@@ -70,6 +70,6 @@ def test_cli_validates_and_materializes_everything_against_the_environment(embed
     with duckdb.connect(env["WAREHOUSE_PATH"], read_only=True) as db:
         assert db.execute("SELECT count(*) FROM staging.rutter_vendors").fetchone()[0] > 0
         lists = db.execute("SELECT list_type FROM sync.masterdata_uploads WHERE status_id IS NOT NULL ORDER BY 1").fetchall()
-        assert [t for (t,) in lists] == sorted(doc.list_type for doc in DOCUMENTS)
+        assert [t for (t,) in lists] == sorted(doc.list_type for doc in LISTS)
     for secret in ("RUTTER_CLIENT_SECRET", "RUTTER_ACCESS_TOKEN", "ROUTTY_API_KEY"):
         assert env[secret] not in run.stdout + run.stderr

@@ -11,11 +11,12 @@ import duckdb
 import pytest
 from lxml import etree
 
-from assets.ingest import rutter as rutter_streams
-from assets.routty import export_booking
-from assets.routty.export_parser import ExportInvalid, land_export, parse_export
-from assets.routty.feedback import Booking, FeedbackInvalid, feedback_xml
-from resources.warehouse import ensure_schema, ensure_stream_tables
+from assets.ingest.endpoints import rutter as rutter_streams
+from assets.exports import booking as export_booking
+from assets.exports.parser import ExportInvalid, land_export, parse_export
+from assets.exports.feedback import Booking, FeedbackInvalid, feedback_xml
+from assets.ingest.tables import ensure_stream_tables
+from resources.warehouse import ensure_schema
 
 FIXTURE = Path(__file__).parent / "fixtures" / "routty_export_full.xml"
 GUID = "3F2504E0-4F89-41D3-9A0C-0305E82C3301"

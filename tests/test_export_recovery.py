@@ -14,8 +14,9 @@ import httpx
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from assets.routty import export_booking
-from orchestration import schedules, sensors
+from assets.exports import booking as export_booking
+from assets.exports import sensors
+from orchestration import schedules
 from orchestration.definitions import build_definitions
 from resources.http import ApiClient, CredentialsError, RetryPolicy
 from resources.rutter import RutterResource
@@ -26,7 +27,7 @@ from tests.conftest import execute, reset_sandbox
 from tests.test_export_parsing import minimal_export
 from tests.test_exports import exports_admin, run, tick
 
-BOOKINGS = [dg.AssetKey(["routty", "export_bookings"])]
+BOOKINGS = [dg.AssetKey(["exports", "bookings"])]
 BOOKS = [dg.AssetKey(["rutter", s]) for s in ("vendors", "accounts", "purchase_orders")]
 
 
@@ -70,8 +71,8 @@ def test_a_minimal_export_is_booked_end_to_end_and_one_without_a_date_is_refused
     minimal = add(sandbox, books, 1, header="<ReceptionDate>2024-05-03</ReceptionDate>")
     dateless = add(sandbox, books, 2, header="")
     metadata = run(instance, "routty_exports")
-    assert metadata["routty/export_pickup"]["landed"] == 2
-    assert "no DocumentDate (invoice date) in the header" in metadata["routty/export_pickup"]["warnings"][minimal["documentId"]]
+    assert metadata["exports/pickup"]["landed"] == 2
+    assert "no DocumentDate (invoice date) in the header" in metadata["exports/pickup"]["warnings"][minimal["documentId"]]
     rows = ledger()
     assert rows[minimal["documentId"]]["step"] == "booked"
     assert "no DueDate (due date) in the header" in json.loads(rows[minimal["documentId"]]["warnings"])
@@ -101,7 +102,7 @@ def test_an_export_whose_run_failed_is_offered_again_and_the_schedule_runs_the_j
     monkeypatch.setattr(sensors.time, "time", lambda: now[0])
     monkeypatch.setenv("ROUTTY_EXPORTS_RETRY_MINUTES", "30")
     first = tick(instance)
-    assert first.run_requests[0].run_config["ops"]["routty__export_pickup"]["config"]["document_ids"] == \
+    assert first.run_requests[0].run_config["ops"]["exports__pickup"]["config"]["document_ids"] == \
         [added["documentId"]]
     # Its run never happened (or failed): not asked again at once, but once it has waited long enough.
     now[0] += 60
@@ -109,7 +110,7 @@ def test_an_export_whose_run_failed_is_offered_again_and_the_schedule_runs_the_j
     now[0] += 30 * 60
     again = tick(instance, first.cursor)
     [request] = again.run_requests
-    assert request.run_config["ops"]["routty__export_pickup"]["config"]["document_ids"] == [added["documentId"]]
+    assert request.run_config["ops"]["exports__pickup"]["config"]["document_ids"] == [added["documentId"]]
     assert request.run_key != first.run_requests[0].run_key and request.tags["routty/exports_again"] == "1"
     run(instance, "routty_exports", request.run_config)
     now[0] += 60 * 60
@@ -134,7 +135,7 @@ def test_feedback_that_cannot_be_valid_blocks_only_its_export_and_any_error_stay
 
     monkeypatch.setattr(export_booking, "bill_request", bill_request)
     metadata = run(instance, "routty_exports")
-    assert metadata["routty/export_bookings"]["failed_now"] == 1
+    assert metadata["exports/bookings"]["failed_now"] == 1
     rows = ledger()
     assert rows[bad_set["documentId"]]["step"] == "booked" and rows[bad_set["documentId"]]["acknowledged_at"]
     assert "DocumentSetId" in rows[bad_set["documentId"]]["blocked_reason"]
@@ -159,7 +160,7 @@ def test_a_credentials_error_stops_the_run_with_what_to_check(books, sandbox, in
     monkeypatch.setattr(export_booking.RutterClient, "create_bill", refused)
     outcome = execute(build_definitions().resolve_job_def("routty_exports"), instance, raise_on_error=False)
     assert not outcome.success
-    assert "check RUTTER_ACCESS_TOKEN" in outcome.failure_data_for_node("routty__export_bookings").error.to_string()
+    assert "check RUTTER_ACCESS_TOKEN" in outcome.failure_data_for_node("exports__bookings").error.to_string()
 
 
 def test_a_replayed_5xx_is_looked_up_then_booked_under_a_new_key_once(books, sandbox, instance, monkeypatch):
@@ -200,7 +201,7 @@ def sandbox_post_bill(sandbox, body: dict, key: str) -> dict:
 
 def test_an_overlapping_run_never_books_again_nor_overturns_a_booking(books, sandbox, instance, monkeypatch):
     added = [add(sandbox, books, n) for n in (12, 13)]
-    run(instance, "routty_exports", selection=[dg.AssetKey(["routty", "export_pickup"])])
+    run(instance, "routty_exports", selection=[dg.AssetKey(["exports", "pickup"])])
     with warehouse_resource().get_connection() as db:
         snapshot = export_booking._exports(db, "default", "e.step IN ('downloaded', 'booking')")
     assert len(snapshot) == 2
@@ -223,7 +224,7 @@ def test_an_overlapping_run_never_books_again_nor_overturns_a_booking(books, san
 
 def test_two_bookers_at_once_make_one_bill(books, sandbox, instance):
     added = add(sandbox, books, 14)
-    run(instance, "routty_exports", selection=[dg.AssetKey(["routty", "export_pickup"])])
+    run(instance, "routty_exports", selection=[dg.AssetKey(["exports", "pickup"])])
     rutter = RutterResource(base_url=os.environ["RUTTER_BASE_URL"], client_id=os.environ["RUTTER_CLIENT_ID"],
                             client_secret=os.environ["RUTTER_CLIENT_SECRET"])
     warehouse = warehouse_resource()

@@ -9,10 +9,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets.routty import export_booking
-from assets.routty.export_parser import TABLES, land_export, parse_export
-from assets.routty.input_documents import RECEIVED
-from orchestration import sensors
+from assets.exports import booking as export_booking
+from assets.exports.parser import TABLES, land_export, parse_export
+from assets.invoices.documents import RECEIVED
+from assets.exports import sensors
 from orchestration.definitions import build_definitions
 from resources.http import RemoteError
 from resources.routty import RouttyResource
@@ -92,10 +92,10 @@ def test_the_main_job_and_one_tick_book_every_export_once_and_tell_routty(embedd
     run(instance, "routty_sync")
     first = tick(instance)
     (request,) = first.run_requests
-    waiting = request.run_config["ops"]["routty__export_pickup"]["config"]["document_ids"]
+    waiting = request.run_config["ops"]["exports__pickup"]["config"]["document_ids"]
     assert len(waiting) >= 4  # Success received invoices plus the three deliberate cases
     metadata = run(instance, "routty_exports", request.run_config)
-    assert metadata["routty/export_pickup"]["quarantined"] == 1
+    assert metadata["exports/pickup"]["quarantined"] == 1
 
     admin = exports_admin(sandbox)
     assert admin["queue"] == []  # all acknowledged
@@ -134,7 +134,7 @@ def _picked_up(instance, env) -> dict:
     received = (dg.AssetSelection.assets(RECEIVED.upload_key).upstream() | dg.AssetSelection.assets(["rutter", "accounts"]))
     received = received.resolve(build_definitions().resolve_asset_graph())
     run(instance, "routty_sync", selection=list(received))
-    run(instance, "routty_exports", selection=[dg.AssetKey(["routty", "export_pickup"])])
+    run(instance, "routty_exports", selection=[dg.AssetKey(["exports", "pickup"])])
     return ledger(env)
 
 
@@ -151,8 +151,8 @@ def test_a_lost_answer_and_a_crash_before_feedback_still_make_one_bill(embedded_
         raise RemoteError("rutter", None, "POST /accounting/bills failed: ReadTimeout")  # ...but the answer is lost
 
     monkeypatch.setattr(RutterClient, "create_bill", answer_lost)
-    first = run(instance, "routty_exports", selection=[dg.AssetKey(["routty", "export_bookings"])])
-    assert first["routty/export_bookings"]["failed_now"] == calls["n"] > 0
+    first = run(instance, "routty_exports", selection=[dg.AssetKey(["exports", "bookings"])])
+    assert first["exports/bookings"]["failed_now"] == calls["n"] > 0
     monkeypatch.setattr(RutterClient, "create_bill", real)
 
     def crash(*args, **kwargs):
@@ -162,9 +162,9 @@ def test_a_lost_answer_and_a_crash_before_feedback_still_make_one_bill(embedded_
     monkeypatch.setattr(export_booking, "send_feedback", crash)
     with pytest.raises(KeyboardInterrupt):
         execute(build_definitions().resolve_job_def("routty_exports"), instance,
-            asset_selection=[dg.AssetKey(["routty", "export_bookings"])])
+            asset_selection=[dg.AssetKey(["exports", "bookings"])])
     monkeypatch.setattr(export_booking, "send_feedback", real_feedback)
-    run(instance, "routty_exports", selection=[dg.AssetKey(["routty", "export_bookings"])])
+    run(instance, "routty_exports", selection=[dg.AssetKey(["exports", "bookings"])])
 
     bills = sandbox.admin("GET", "rutter/bills").json()
     booked = [r for r in ledger(embedded_env).values() if r[0] == "booked"]

@@ -10,15 +10,17 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import httpx
 import pytest
 
-from assets.ingest.landing import IngestConfig, spool_records
-from assets.ingest.rutter import VENDORS
+from assets.ingest.engine.spool import spool_records
+from assets.ingest.factory import IngestConfig
+from assets.ingest.endpoints.rutter import VENDORS
 from orchestration.definitions import build_definitions
 from resources.b2brouter import B2BrouterClient
 from resources.http import RemoteError
-from resources.pages import MissingRecords, Page
-from resources.warehouse import land_spool
+from resources.http.paginators import MissingRecords, Page
+from assets.ingest.engine.land import land_spool
 from tests.conftest import execute
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,9 +142,9 @@ class FakeHttp:
     def __init__(self, pages):
         self.pages, self.offsets = list(pages), []
 
-    def get_json(self, path, params):
+    def request(self, method, path, params):
         self.offsets.append(params["offset"])
-        return self.pages.pop(0)
+        return httpx.Response(200, json=self.pages.pop(0), request=httpx.Request(method, f"http://b2b.test{path}"))
 
 
 def test_b2brouter_paging_ends_only_where_the_api_says():
@@ -257,11 +259,11 @@ LAND_UNDER_TZ = """
 import json, sys, tempfile
 from pathlib import Path
 import duckdb
-from assets.ingest.b2brouter import RECEIVED_INVOICES
-from assets.ingest.landing import spool_records
+from assets.ingest.endpoints.b2brouter import RECEIVED_INVOICES
+from assets.ingest.engine.spool import spool_records
 from resources.b2brouter import B2BrouterResource
 from resources.tenants import Tenant
-from resources.warehouse import land_spool
+from assets.ingest.engine.land import land_spool
 with B2BrouterResource(base_url=sys.argv[1]).client(Tenant("acme", "ACME_")) as client, tempfile.TemporaryDirectory() as tmp:
     _, chunks = spool_records(client.invoice_pages("ReceivedInvoice"), Path(tmp), RECEIVED_INVOICES)
     conn = duckdb.connect()
@@ -312,3 +314,35 @@ def test_a_document_that_cannot_be_had_is_rejected_alone_and_asked_for_again(emb
     assert asked == sorted([gone, latin1])  # only the two, again
     assert (second[documents]["documents_fetched"], second[documents]["documents_rejected"]) == (1, 1)
     assert [k for (k,) in query(embedded_env, "SELECT record_key FROM sync.rejects WHERE source = 'b2brouter.received_invoice_documents'")] == [gone]
+
+
+def test_a_read_window_becomes_each_apis_parameters():
+    from datetime import date
+
+    from assets.ingest.endpoints import b2brouter as b2b_endpoints, rutter as rutter_endpoints
+    from assets.ingest.factory import Window
+
+    since = datetime(2024, 3, 1, 10, tzinfo=timezone.utc)
+    period = Window(start=date(2024, 1, 1), end=date(2024, 4, 1))
+    rutter, b2b = rutter_endpoints.UPDATED_AT, b2b_endpoints.INVOICE_WINDOW
+    assert rutter.params(Window()) == {} == b2b.params(Window())
+    assert rutter.params(Window(since=since)) == {"updated_at_min": 1709287200000}
+    assert rutter.params(period) == {"updated_at_min": 1704067200000, "updated_at_max": 1711929599999}
+    assert b2b.params(Window(since=since)) == {"updated_at": "2024-03-01T10:00:00+00:00"}
+    assert b2b.params(period) == {"date_from": "2024-01-01", "date_to": "2024-03-31"}
+    assert b2b.params(Window(end=date(2024, 4, 1))) == {"date_to": "2024-03-31"}
+
+
+def test_every_endpoint_names_a_paginator_its_api_has_and_one_asset_per_stream():
+    from assets.ingest.endpoints import b2brouter as b2b_endpoints, jortt as jortt_endpoints, rutter as rutter_endpoints
+    from assets.ingest.factory import stream_assets
+    from resources.contracts import b2brouter, jortt, rutter
+    from resources.http.paginators import PAGINATORS
+
+    for endpoints, contract in ((rutter_endpoints, rutter), (jortt_endpoints, jortt), (b2b_endpoints, b2brouter)):
+        for endpoint in endpoints.ENDPOINTS:
+            assert endpoint.paginator in contract.PAGING and endpoint.paginator in PAGINATORS, endpoint.spec.name
+            assert endpoint.spec.system == endpoints.SOURCE.system
+    assets = stream_assets(jortt_endpoints.SOURCE, jortt_endpoints.ENDPOINTS, None)
+    assert [a.key.to_user_string() for a in assets] == [
+        f"jortt/{s}" for s in ("customers", "invoices", "expenses", "ledger_accounts", "organization")]

@@ -13,13 +13,14 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets.routty import document_ledger
-from assets.routty.document_upload import DocumentSender, jortt_pdf, run_is_live, upload_queued
-from assets.routty.documents_in_flight import read_in_flight, write_in_flight
-from assets.routty.export_pickup import GROUP as EXPORTS_GROUP
-from assets.routty.input_documents import RECEIVED, SALES, DocumentConfig, build_sales_documents, queue_documents
-from assets.routty.xml_writer import Reject
-from orchestration import sensors
+from assets.invoices import ledger as document_ledger
+from assets.handoff import run_is_live
+from assets.invoices.upload import DocumentSender, jortt_pdf, upload_queued
+from assets.invoices.in_flight import read_in_flight, write_in_flight
+from assets.exports import GROUP as EXPORTS_GROUP
+from assets.invoices.documents import RECEIVED, SALES, DocumentConfig, build_sales_documents, queue_documents
+from assets.xml.fields import Reject
+from assets.invoices import sensors
 from orchestration.definitions import build_definitions
 from resources.jortt import JorttResource
 from resources.routty import SALES_INPUT_KEY, RouttyResource
@@ -118,8 +119,8 @@ def test_main_job_uploads_every_sendable_invoice_once_and_a_rerun_nothing(embedd
     sales = sendable_jortt_invoices(sandbox)
     received = {f"b2brouter:{r['id']}" for r in
                 sandbox.admin("GET", "truth/b2brouter/received_invoices").json()["records"]}
-    assert first["routty/sales_invoice_uploads"]["uploaded"] == len(sales) > 0
-    assert first["routty/received_invoice_uploads"]["uploaded"] == len(received) > 0
+    assert first["invoices/sales_invoice_uploads"]["uploaded"] == len(sales) > 0
+    assert first["invoices/received_invoice_uploads"]["uploaded"] == len(received) > 0
     assert_each_uploaded_once(sandbox, sales | received)
     docs = routty_documents(sandbox)["documents"]
     assert {d["correlationId"] for d in docs} == sales | received  # no draft, nothing else
@@ -127,7 +128,7 @@ def test_main_job_uploads_every_sendable_invoice_once_and_a_rerun_nothing(embedd
     assert {d["status"] for d in docs if d["flow"] == "Outbound"} == {"Success"}
     rows = ledger_rows(embedded_env)
     assert {(c, s) for c, _, s, _ in rows} == {(d["correlationId"], d["status"]) for d in docs}
-    status = first["routty/document_status"]
+    status = first["invoices/status"]
     assert status["documents_outbound_success"] == len(sales)
     issued = {r["number"]: r["state"] for r in sandbox.admin("GET", "truth/b2brouter/issued_invoices").json()["records"]}
     with duckdb.connect(embedded_env["WAREHOUSE_PATH"], read_only=True) as db:
@@ -138,14 +139,14 @@ def test_main_job_uploads_every_sendable_invoice_once_and_a_rerun_nothing(embedd
     assert any(b is not None for *_, b in both)
 
     second = run(instance, MAIN_JOB)
-    assert second["routty/sales_invoice_uploads"]["uploaded"] == 0
-    assert second["routty/received_invoice_uploads"]["uploaded"] == 0
+    assert second["invoices/sales_invoice_uploads"]["uploaded"] == 0
+    assert second["invoices/received_invoice_uploads"]["uploaded"] == 0
     assert len(routty_documents(sandbox)["documents"]) == len(docs)
 
 
 def _die_at(point: str) -> None:
     """Runs in a child process: upload until `point`, then die there as a killed process would."""
-    import assets.routty.document_upload as upload
+    import assets.invoices.upload as upload
 
     calls = {"put": 0}
     real_put, real_record = upload.put_blob, upload.ledger.record_uploaded
@@ -183,7 +184,7 @@ def test_a_process_killed_mid_upload_is_resumed_without_a_second_upload(embedded
 
 
 def test_an_interrupted_upload_is_completed_by_the_next_run(embedded_env, sandbox, queued, instance, monkeypatch):
-    import assets.routty.document_upload as upload
+    import assets.invoices.upload as upload
 
     real_put = upload.put_blob
     monkeypatch.setattr(upload, "put_blob", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -223,7 +224,7 @@ def test_overlapping_runs_never_upload_a_document_twice(embedded_env, sandbox, q
 
 def test_a_document_routty_fails_is_surfaced_and_resent_after_cancel(embedded_env, sandbox, instance):
     sandbox.admin("POST", "routty/settings", json={"fail_next_documents": 1}).raise_for_status()
-    run(instance, dg.AssetSelection.assets(SALES.upload_key).upstream() | dg.AssetSelection.assets(["routty", "document_status"]))
+    run(instance, dg.AssetSelection.assets(SALES.upload_key).upstream() | dg.AssetSelection.assets(["invoices", "status"]))
     failed = [r for r in ledger_rows(embedded_env) if r[2] == "Error"]
     assert [(s, code) for _, _, s, code in failed] == [("Error", "SimulatedFailure")]
     correlation_id = failed[0][0]
@@ -232,8 +233,8 @@ def test_a_document_routty_fails_is_surfaced_and_resent_after_cancel(embedded_en
     assert check and not check[-1].event_log_entry.dagster_event.event_specific_data.passed
 
     source_id = correlation_id.split(":", 1)[1]
-    config = {"ops": {"routty__sales_invoice_documents": {"config": {"resend": [source_id]}}}}
-    run(instance, dg.AssetSelection.assets(SALES.documents_key, SALES.upload_key, ["routty", "document_status"]), config)
+    config = {"ops": {"invoices__sales_invoice_documents": {"config": {"resend": [source_id]}}}}
+    run(instance, dg.AssetSelection.assets(SALES.documents_key, SALES.upload_key, ["invoices", "status"]), config)
     docs = {d["correlationId"]: d for d in routty_documents(sandbox)["documents"]}
     assert docs[correlation_id]["status"] == "Cancelled"
     assert docs[f"{correlation_id}#r2"]["status"] == "Success"
@@ -266,7 +267,7 @@ def test_an_invoice_that_cannot_be_built_is_rejected_and_the_others_go_on(embedd
 def _tick(instance, cursor: str | None = None):
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={
         "routty": RouttyResource(base_url=os.environ["ROUTTY_BASE_URL"])})
-    return sensors.document_status_sensor(context)
+    return sensors.invoices_status_sensor(context)
 
 
 def _polls(sandbox) -> list[str]:
@@ -276,14 +277,14 @@ def _polls(sandbox) -> list[str]:
 
 def test_status_sensor_polls_a_bounded_slice_of_thousands_in_flight(embedded_env, sandbox, instance):
     in_flight = [(str(uuid.uuid4()), f"jortt:{n}", "Outbound", "Processing") for n in range(3000)]
-    write_in_flight("default", in_flight)
+    write_in_flight(instance, "default", in_flight)
     sandbox.admin("DELETE", "stats").raise_for_status()
     first = _tick(instance)
     polled = _polls(sandbox)
     assert len(polled) == sensors.MAX_DOCUMENT_POLLS_PER_TICK
     assert polled == sorted(d for d, *_ in in_flight)[:len(polled)]  # in order, from the start
     (request,) = first.run_requests
-    observed = request.run_config["ops"]["routty__document_status"]["config"]["observed"]
+    observed = request.run_config["ops"]["invoices__status"]["config"]["observed"]
     assert len(observed) == len(polled) and {o["status"] for o in observed} == {"Unknown"}  # Routty never saw them
 
     sandbox.admin("DELETE", "stats").raise_for_status()
@@ -294,7 +295,7 @@ def test_status_sensor_polls_a_bounded_slice_of_thousands_in_flight(embedded_env
 def test_status_sensor_follows_documents_to_their_final_status(embedded_env, sandbox, instance):
     sandbox.admin("POST", "routty/settings", json={"document_processing_delay": 1.0}).raise_for_status()
     run(instance, DOCUMENTS_UPSTREAM | UPLOADS)
-    in_flight = read_in_flight("default")
+    in_flight = read_in_flight(instance, "default")
     assert in_flight and {d["status"] for d in in_flight} == {"Processing"}
     time.sleep(1.2)
 
@@ -303,12 +304,12 @@ def test_status_sensor_follows_documents_to_their_final_status(embedded_env, san
         tick = _tick(instance, cursor)
         cursor = tick.cursor
         for request in tick.run_requests:
-            observed = request.run_config["ops"]["routty__document_status"]["config"]["observed"]
+            observed = request.run_config["ops"]["invoices__status"]["config"]["observed"]
             assert len(observed) <= sensors.MAX_DOCUMENT_POLLS_PER_TICK
             changes += len(observed)
-            run(instance, dg.AssetSelection.assets(["routty", "document_status"]), request.run_config)
+            run(instance, dg.AssetSelection.assets(["invoices", "status"]), request.run_config)
     assert changes == len(in_flight)
-    assert read_in_flight("default") == []
+    assert read_in_flight(instance, "default") == []
     assert {s for _, _, s, _ in ledger_rows(embedded_env)} <= {"Success", "Error"}
     with duckdb.connect(embedded_env["WAREHOUSE_PATH"], read_only=True) as db:
         transitions = db.execute("SELECT count(*) FROM sync.routty_document_status_history").fetchone()[0]

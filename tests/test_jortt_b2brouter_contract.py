@@ -4,7 +4,8 @@
 import pytest
 from lxml import etree
 
-from assets.ingest import jortt as jortt_streams
+from assets.ingest.endpoints import jortt as jortt_streams
+from assets.ingest.factory import Window
 from resources.b2brouter import B2BrouterResource
 from resources.http import CredentialsError
 from resources.jortt import JorttResource
@@ -44,9 +45,9 @@ def test_jortt_pages_follow_links_with_one_token(env, sandbox):
 
 
 def test_jortt_ledger_accounts_of_every_kind_follow_next_links(env, sandbox):
-    _, pages, _ = jortt_streams.STREAMS["ledger_accounts"]
+    endpoint = next(e for e in jortt_streams.ENDPOINTS if e.spec is jortt_streams.LEDGER_ACCOUNTS)
     with jortt(env).client(ACME) as client:
-        landed = {r["ledger_account_id"] for r in records(pages(client), "data")}
+        landed = {r["ledger_account_id"] for r in records(endpoint.pages(client, Window()), "data")}
     kinds = {k: sandbox.admin("GET", f"truth/jortt/ledger_accounts_{k}", params={"tenant": "acme"}).json()["records"]
              for k in jortt_streams.LEDGER_KINDS}
     assert len(kinds["cost"]) > 100  # more than one page

@@ -4,13 +4,15 @@ import tracemalloc
 from datetime import date
 from decimal import Decimal
 
-from assets.routty.accounting_masterdata import accounting_element
-from assets.routty.articles import article_element
-from assets.routty.bank_accounts import bank_account_element
-from assets.routty.fields import decimal_text, iban_is_valid
-from assets.routty.party_list import party_element
-from assets.routty.purchase_orders import purchase_order_element
-from assets.routty.xml_writer import Reject, schema_for, write_parts
+from assets.masterdata.lists.accounting_masterdata import accounting_element
+from assets.masterdata.lists.articles import article_element
+from assets.masterdata.lists.bank_accounts import bank_account_element
+from assets.xml.fields import decimal_text, iban_is_valid
+from assets.masterdata.lists.party_list import party_element
+from assets.masterdata.lists.purchase_orders import purchase_order_element
+from assets.masterdata.xml_writer import write_parts
+from assets.xml.fields import Reject
+from assets.xml.schemas import schema as schema_for
 
 
 def po_row(**overrides):

@@ -2,19 +2,23 @@
 of the bytes it uploaded, whatever build is published meanwhile; an upload whose arrival was never
 recorded is settled, never left 'Sending' for good."""
 
+import json
+import uuid
+
 import dagster as dg
 import pytest
 from lxml import etree
+from upath import UPath
 
-from assets.routty import ledger, masterdata_push
-from assets.routty.catalog import DOCUMENTS
-from assets.routty.documents import build_delta
+from assets.masterdata import delta as ledger, push as masterdata_push
+from assets.masterdata.lists import LISTS
+from assets.masterdata.build import build_delta
 from resources.warehouse import warehouse_resource
 from tests.conftest import reset_sandbox
 from tests.selections import WITHOUT_DOCUMENTS
 from tests.test_masterdata_delivery import run, uploads
 
-PARTIES = next(doc for doc in DOCUMENTS if doc.list_type == "PartyList")
+PARTIES = next(doc for doc in LISTS if doc.list_type == "PartyList")
 PARTY_XML = dg.AssetSelection.assets(PARTIES.xml_key)  # from the model as it is
 PARTY_PUSH = dg.AssetSelection.assets(PARTIES.push_key)
 
@@ -68,7 +72,7 @@ def test_a_build_published_during_a_push_changes_nothing_the_push_records(synced
 
     monkeypatch.setattr(masterdata_push, "upload_part", upload_while_another_run_builds)
     metadata = run(synced, PARTY_PUSH)
-    (status_id,) = metadata[f"routty/{PARTIES.name}_push"]["status_ids"]["default"]
+    (status_id,) = metadata[f"masterdata/{PARTIES.name}_push"]["status_ids"]["default"]
     (upload,) = [u for u in uploads(sandbox, "PartyList") if u["statusId"] == status_id]
     carried = {p.findtext("Metadata/Number") for p in etree.fromstring(upload["body"].encode())}
     assert carried == {first}
@@ -96,13 +100,13 @@ def test_an_upload_whose_arrival_was_not_recorded_is_settled(synced, sandbox, mo
     # A push of the same bytes that is still in flight elsewhere is left to that push.
     with warehouse_resource().get_connection() as conn:
         conn.execute("UPDATE sync.masterdata_uploads SET sent_at = now()::TIMESTAMP WHERE status = 'Sending'")
-    assert run(synced, PARTY_PUSH)[f"routty/{PARTIES.name}_push"]["documents_pushed"] == 0
+    assert run(synced, PARTY_PUSH)[f"masterdata/{PARTIES.name}_push"]["documents_pushed"] == 0
     assert len(uploads(sandbox, "PartyList")) == sent_before + 1
 
     # Past the lease it is sent again (a list applies by record key: twice is as once) and settled.
     with warehouse_resource().get_connection() as conn:
         conn.execute("UPDATE sync.masterdata_uploads SET sent_at = sent_at - INTERVAL 1 HOUR WHERE status = 'Sending'")
-    assert run(synced, PARTY_PUSH)[f"routty/{PARTIES.name}_push"]["documents_pushed"] == 1
+    assert run(synced, PARTY_PUSH)[f"masterdata/{PARTIES.name}_push"]["documents_pushed"] == 1
     assert "Sending" not in upload_statuses("PartyList") and "Resent" in upload_statuses("PartyList")
 
 
@@ -130,5 +134,24 @@ def test_an_upload_that_ended_without_an_answer_is_sent_again_by_the_next_push(s
         patch.setattr(RouttyClient, "upload_masterdata", lost)
         run(synced, PARTY_PUSH)
     assert upload_statuses("PartyList")[-1] == "Unconfirmed"
-    assert run(synced, PARTY_PUSH)[f"routty/{PARTIES.name}_push"]["documents_pushed"] == 1
+    assert run(synced, PARTY_PUSH)[f"masterdata/{PARTIES.name}_push"]["documents_pushed"] == 1
     assert "Unconfirmed" not in upload_statuses("PartyList") and "Resent" in upload_statuses("PartyList")
+
+
+@pytest.mark.parametrize("where", ["file", "memory"])
+def test_the_outbox_is_any_storage_location_given_as_a_url(where, embedded_env, sandbox, instance, tmp_path, monkeypatch):
+    """No disk shared between the runs that build and those that push: the outbox is a URL (a file://
+    folder here, or fsspec's in-memory store standing in for s3://, gs://, az://)."""
+    url = f"file://{tmp_path}/remote-outbox" if where == "file" else f"memory://outbox-{uuid.uuid4().hex}"
+    monkeypatch.setenv("ROUTTY_OUTBOX_URL", url)
+
+    first = run(instance, WITHOUT_DOCUMENTS)
+
+    assert first[f"masterdata/{PARTIES.name}_push"]["documents_pushed"] == 1
+    manifest = json.loads((UPath(url) / "default" / "PartyList" / "manifest.json").read_text())
+    built = UPath(url) / "default" / "PartyList" / "builds" / manifest["build"]
+    assert sorted(p.name for p in built.iterdir()) == sorted([*(p["file"] for p in manifest["parts"]),
+                                                             "manifest.json", "records.csv"])
+    assert not (tmp_path / "outbox").exists()  # nothing on the local default
+    again = run(instance, WITHOUT_DOCUMENTS)
+    assert all(again[f"masterdata/{doc.name}_push"]["documents_pushed"] == 0 for doc in LISTS)

@@ -7,11 +7,11 @@ import dagster as dg
 import duckdb
 
 from orchestration.definitions import build_definitions
-from orchestration.sensors import masterdata_status_sensor
+from assets.masterdata.sensors import masterdata_status_sensor
 from resources.routty import RouttyResource
 from tests.conftest import execute
 
-PUSH = dg.AssetKey(["routty", "party_list_push"])
+PUSH = dg.AssetKey(["masterdata", "party_list_push"])
 
 
 def push_once(instance) -> str:
@@ -32,15 +32,17 @@ def tick(instance, env, cursor=None):
 
 
 def test_sensor_waits_while_pending_then_requests_one_status_run(embedded_env, sandbox, instance):
-    sandbox.admin("POST", "routty/settings", json={"processing_delay": 1.0})
+    sandbox.admin("POST", "routty/settings", json={"processing_delay": 4.0})  # room for a busy machine
     status_id = push_once(instance)
 
     pending = tick(instance, embedded_env)
     assert pending.run_requests == []
     assert status_id in json.loads(pending.cursor)["in_flight"]
 
-    time.sleep(1.2)
-    settled = tick(instance, embedded_env, pending.cursor)
+    settled, deadline = pending, time.monotonic() + 15
+    while not settled.run_requests and time.monotonic() < deadline:
+        time.sleep(1)
+        settled = tick(instance, embedded_env, settled.cursor)
     assert len(settled.run_requests) == 1
     assert json.loads(settled.cursor)["in_flight"] == {}
 
@@ -56,7 +58,7 @@ def test_failed_upload_is_recorded_with_routty_errors_and_fails_the_check(embedd
 
     defs = build_definitions()
     result = execute(defs.resolve_job_def("routty_masterdata_status"), instance,
-        tags=request.tags, run_config={"ops": {"routty__masterdata_upload_status": {"config": {"max_wait_seconds": 0}}}}
+        tags=request.tags, run_config={"ops": {"masterdata__upload_status": {"config": {"max_wait_seconds": 0}}}}
     )
     assert result.success
     check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "masterdata_uploads_accepted")

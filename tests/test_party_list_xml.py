@@ -2,8 +2,9 @@
 
 from lxml import etree
 
-from assets.routty.party_list import party_element
-from assets.routty.xml_writer import Reject, validate_document, write_parts
+from assets.masterdata.lists.party_list import party_element
+from assets.masterdata.xml_writer import validate_document, write_parts
+from assets.xml.fields import Reject
 
 
 def row(**overrides):

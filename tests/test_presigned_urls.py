@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pytest
 
-import assets.routty.document_upload as upload
-from assets.routty import document_ledger
-from assets.routty.export_pickup import PICKUP_KEY
+import assets.invoices.upload as upload
+from assets.invoices import ledger as document_ledger
+from assets.exports.pickup import PICKUP_KEY
 from orchestration.definitions import build_definitions
 from tests.conftest import execute
 from tests.test_input_documents import upload_sales

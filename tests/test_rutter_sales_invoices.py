@@ -12,18 +12,21 @@ import duckdb
 import pytest
 from lxml import etree
 
-from assets.ingest.rutter import INVOICES, TAX_RATES
+from orchestration.settings import ROUTTY_SENDABLE_INVOICE_STATUSES
+from assets.ingest.endpoints.rutter import INVOICES, TAX_RATES
 from assets.model.sql_models import HERE, MODELS, replace_tenant_rows
-from assets.routty.input_documents import (DEFAULT_SENDABLE_STATUSES, SALES, DocumentConfig, _sales_rows,
+from assets.invoices.documents import (SALES, DocumentConfig, _sales_rows,
                                            build_sales_documents, queue_documents)
-from assets.routty.document_ledger import BuiltDocument
-from assets.routty.ubl_invoice import NS
+from assets.invoices.ledger import BuiltDocument
+from assets.invoices.ubl import NS
 from orchestration.definitions import build_definitions
 from resources.tenants import tenant_by_id
-from resources.warehouse import ensure_schema, ensure_stream_tables, land_spool
+from assets.ingest.engine.land import land_spool
+from assets.ingest.tables import ensure_stream_tables
+from resources.warehouse import ensure_schema
 from tests.conftest import execute
 
-SENDABLE = DEFAULT_SENDABLE_STATUSES.split(",")
+SENDABLE = ROUTTY_SENDABLE_INVOICE_STATUSES.default.split(",")
 MODEL = dg.AssetSelection.assets(["model", "routty_sales_invoices"])
 CENT = Decimal("0.01")
 

@@ -11,8 +11,11 @@ import time
 import dagster as dg
 import pytest
 
-from assets.routty.documents_in_flight import write_in_flight
-from orchestration import sensors
+from assets.invoices.in_flight import write_in_flight
+from assets.exports.sensors import exports_sensor
+from assets.invoices.sensors import invoices_status_sensor
+from assets.masterdata.sensors import masterdata_status_sensor
+from resources import polling
 from resources.routty import RouttyClient, RouttyResource
 
 
@@ -55,7 +58,7 @@ def test_a_malformed_export_list_of_one_tenant_leaves_the_others_pickup(tenants,
     malformed_for_acme(monkeypatch, "output_documents", lambda: [{"id": "no documentId here"}])
     earlier = {"acme": {"export-1": 1.0}}
 
-    result = tick(sensors.exports_sensor, instance, json.dumps(earlier))
+    result = tick(exports_sensor, instance, json.dumps(earlier))
 
     assert partitions(result) == ["globex"]
     cursor = json.loads(result.cursor)
@@ -65,7 +68,7 @@ def test_a_malformed_export_list_of_one_tenant_leaves_the_others_pickup(tenants,
 
 def test_a_bad_cursor_entry_of_one_tenant_stops_no_tick(tenants, instance):
     waiting_export_for_globex(tenants)
-    result = tick(sensors.exports_sensor, instance, json.dumps({"acme": 42, "globex": "garbled"}))
+    result = tick(exports_sensor, instance, json.dumps({"acme": 42, "globex": "garbled"}))
     assert partitions(result) == ["globex"]  # acme has nothing waiting; its entry is simply renewed
     assert json.loads(result.cursor)["acme"] == {}
 
@@ -73,7 +76,7 @@ def test_a_bad_cursor_entry_of_one_tenant_stops_no_tick(tenants, instance):
 def test_a_refused_key_skips_only_its_tenant_and_says_which_variable(tenants, instance, monkeypatch, caplog):
     waiting_export_for_globex(tenants)
     monkeypatch.setenv("ACME_ROUTTY_OUTPUT_INBOUND_API_KEY", "not-the-key-4711")
-    result = tick(sensors.exports_sensor, instance, log_handler=caplog.handler)
+    result = tick(exports_sensor, instance, log_handler=caplog.handler)
     assert partitions(result) == ["globex"]
     said = caplog.text
     assert "ACME_ROUTTY_OUTPUT_INBOUND_API_KEY" in said and "not-the-key-4711" not in said
@@ -89,17 +92,17 @@ def test_a_malformed_status_answer_for_one_upload_leaves_the_other_tenants_statu
     monkeypatch.setattr(RouttyClient, "masterdata_status", status)
     in_flight = {"acme-upload": "acme/PartyList", "globex-upload": "globex/PartyList"}
 
-    result = tick(sensors.masterdata_status_sensor, instance, json.dumps({"after": 0, "in_flight": in_flight}))
+    result = tick(masterdata_status_sensor, instance, json.dumps({"after": 0, "in_flight": in_flight}))
 
     assert partitions(result) == ["globex"]  # Routty no longer knows it: settled as Unknown
     assert json.loads(result.cursor)["in_flight"] == {"acme-upload": "acme/PartyList"}
 
 
 def test_bad_in_flight_data_of_one_tenant_leaves_the_others_document_status_run(tenants, instance):
-    write_in_flight("acme", [("acme-doc", "jortt:1", "NoSuchFlow", "Processing")])
-    write_in_flight("globex", [("globex-doc", "jortt:2", "Outbound", "Processing")])
+    write_in_flight(instance, "acme", [("acme-doc", "jortt:1", "NoSuchFlow", "Processing")])
+    write_in_flight(instance, "globex", [("globex-doc", "jortt:2", "Outbound", "Processing")])
 
-    result = tick(sensors.document_status_sensor, instance)
+    result = tick(invoices_status_sensor, instance)
 
     assert partitions(result) == ["globex"]
     assert json.loads(result.cursor)["globex"] == "globex-doc"
@@ -121,20 +124,20 @@ def timed(call, limit: float):
 def test_a_tick_against_a_routty_asking_to_wait_a_minute_ends_well_inside_its_limit(tenants, instance):
     tenants.admin("POST", "faults", json={"rate_limit_every": 1, "retry_after": 60,
                                           "systems": ["routty"]}).raise_for_status()
-    result, seconds = timed(lambda: tick(sensors.exports_sensor, instance), limit=40)
+    result, seconds = timed(lambda: tick(exports_sensor, instance), limit=40)
     assert seconds < 20
     assert result.run_requests == [] and "acme" in result.skip_reason.skip_message
     assert "globex" in result.skip_reason.skip_message
 
 
 def test_a_tick_stops_starting_calls_when_its_budget_is_spent_and_says_what_it_left(tenants, instance, monkeypatch):
-    monkeypatch.setattr(sensors, "POLL_BUDGET_SECONDS", 1.0)
+    monkeypatch.setattr(polling, "POLL_BUDGET_SECONDS", 1.0)
     tenants.admin("POST", "faults", json={"unavailable_every": 1, "systems": ["routty"]}).raise_for_status()
     documents = [(f"doc-{n:03d}", f"jortt:{n}", "Outbound", "Processing") for n in range(40)]
-    write_in_flight("acme", documents)
-    write_in_flight("globex", documents)
+    write_in_flight(instance, "acme", documents)
+    write_in_flight(instance, "globex", documents)
 
-    result, seconds = timed(lambda: tick(sensors.document_status_sensor, instance), limit=40)
+    result, seconds = timed(lambda: tick(invoices_status_sensor, instance), limit=40)
 
     assert seconds < 10
     assert result.run_requests == [] and "not polled" in result.skip_reason.skip_message

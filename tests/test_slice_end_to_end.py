@@ -8,8 +8,8 @@ from orchestration.definitions import build_definitions
 from tests.conftest import execute
 
 # The slice: everything the PartyList push needs, and the status it leads to.
-SLICE = (dg.AssetSelection.assets(["routty", "party_list_push"]).upstream()
-         | dg.AssetSelection.assets(["routty", "masterdata_upload_status"]))
+SLICE = (dg.AssetSelection.assets(["masterdata", "party_list_push"]).upstream()
+         | dg.AssetSelection.assets(["masterdata", "upload_status"]))
 
 
 def run_sync(instance):
@@ -70,7 +70,7 @@ def test_rerun_with_nothing_changed_makes_one_list_request_and_pushes_nothing(em
 
     assert len(vendor_requests(sandbox)) == 1
     assert metadata["rutter/vendors"]["rows_new"] == metadata["rutter/vendors"]["rows_updated"] == 0
-    assert metadata["routty/party_list_push"]["documents_pushed"] == 0
+    assert metadata["masterdata/party_list_push"]["documents_pushed"] == 0
     assert len(masterdata_uploads(sandbox)) == 1
 
 

@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from lxml import etree
 
-from assets.routty.fields import RecordError
-from assets.routty.ubl_invoice import (CREDIT_NOTE, INVOICE, NS, SalesInvoice, UblLine, UblParty, build_ubl,
+from assets.xml.fields import RecordError
+from assets.invoices.ubl import (CREDIT_NOTE, INVOICE, NS, SalesInvoice, UblLine, UblParty, build_ubl,
                                        split_discount, validate_ubl)
-from sandbox.dataset import cents, vat_breakdown
+from sandbox.data import cents, vat_breakdown
 from sandbox.credentials import ROUTTY_INPUT_OUTBOUND_API_KEY, ROUTTY_KEYS
 from sandbox.routty_documents import InputDocument, _verdict
 

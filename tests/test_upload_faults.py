@@ -11,10 +11,10 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from assets.routty import document_ledger
-from assets.routty.document_ledger import BuiltDocument
-from assets.routty.document_upload import DocumentSender, upload_queued
-from assets.routty.input_documents import SALES
+from assets.invoices import ledger as document_ledger
+from assets.invoices.ledger import BuiltDocument
+from assets.invoices.upload import DocumentSender, upload_queued
+from assets.invoices.documents import SALES
 from orchestration.definitions import build_definitions
 from resources.routty import InputDocumentStatus, UploadUrlExpired
 from resources.warehouse import ensure_schema
@@ -135,7 +135,7 @@ def one_queued(tmp_path) -> str:
 
 @pytest.mark.parametrize("status", ["Unknown", "Error", "Cancelled"])
 def test_after_a_refused_put_no_status_makes_a_document_uploaded_that_was_never_put(tmp_path, monkeypatch, status):
-    import assets.routty.document_upload as upload
+    import assets.invoices.upload as upload
 
     def refused(url, body, content_type):
         raise UploadUrlExpired("routty upload", 403, "refused")
@@ -155,7 +155,7 @@ def test_after_a_refused_put_no_status_makes_a_document_uploaded_that_was_never_
 
 def test_a_change_after_the_put_landed_is_flagged_never_recorded_as_the_new_content(
         embedded_env, sandbox, queued, monkeypatch):
-    import assets.routty.document_upload as upload
+    import assets.invoices.upload as upload
 
     def die(*args):
         raise KeyboardInterrupt  # the run dies after Routty stored the document, before the ledger knew
@@ -251,7 +251,7 @@ class _BlockedRoutty:
 
 
 def test_no_warehouse_connection_is_held_while_routty_is_waited_on(tmp_path, monkeypatch):
-    import assets.routty.document_upload as upload
+    import assets.invoices.upload as upload
 
     path = one_queued(tmp_path)
     monkeypatch.setattr(upload, "put_blob", lambda url, body, content_type: True)

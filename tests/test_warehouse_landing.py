@@ -4,10 +4,10 @@ import json
 
 import duckdb
 
-from assets.ingest.landing import spool_records
-from assets.ingest.rutter import VENDORS
-from resources.pages import Page
-from resources.warehouse import land_spool
+from assets.ingest.engine.spool import spool_records
+from assets.ingest.endpoints.rutter import VENDORS
+from resources.http.paginators import Page
+from assets.ingest.engine.land import land_spool
 
 
 def vendor(vid: str, updated: str, name: str) -> dict:

@@ -4,7 +4,7 @@
 --   Currency     ← every currency the books use
 --   PaymentTerms ← vendors' payment terms and Jortt customers' payment terms (days)
 -- `type` is the coding field the value validates; the name Routty gets is decided in one place,
--- assets/routty/accounting_masterdata.py (ASSUMED names, configurable). Inactive accounts and Jortt ledger
+-- assets/masterdata/lists/accounting_masterdata.py (ASSUMED names, configurable). Inactive accounts and Jortt ledger
 -- accounts that cannot be selected are left out, so Routty offers only what can be booked on.
 SELECT DISTINCT tenant_id, type, value, description FROM (
     SELECT tenant_id, 'GlAccount' AS type, COALESCE(NULLIF(TRIM(nominal_code), ''), id) AS value, name AS description

@@ -5,15 +5,17 @@ rows are replaced in one transaction. Staging tables a query reads are created e
 stream has not landed yet for any tenant, so a model never fails on a system a tenant lacks.
 """
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.ingest import b2brouter, jortt, rutter
+from assets.ingest.endpoints import b2brouter, jortt, rutter
 from resources.tenants import tenant_of_run
-from resources.warehouse import StreamSpec, ensure_schema, ensure_stream_tables, table_exists
+from assets.ingest.tables import StreamSpec, ensure_stream_tables
+from resources.warehouse import table_exists
 
 HERE = Path(__file__).parent
 
@@ -68,6 +70,14 @@ def replace_tenant_rows(conn, table: str, query: str, tenant_id: str) -> int:
     return conn.execute("SELECT count(*) FROM fresh").fetchone()[0]
 
 
+def table_schema(conn, table: str) -> dg.TableSchema:
+    """The columns of `table` as DuckDB has them now (the query decides them: read, not declared)."""
+    return dg.TableSchema(columns=[
+        dg.TableColumn(name, str(sql_type), constraints=dg.TableColumnConstraints(nullable=null == "YES"))
+        for name, sql_type, null, *_ in conn.execute(f"DESCRIBE {table}").fetchall()
+    ])
+
+
 def sql_model_asset(model: SqlModel, partitions_def: dg.PartitionsDefinition | None) -> dg.AssetsDefinition:
     @dg.asset(
         key=model.key,
@@ -76,18 +86,25 @@ def sql_model_asset(model: SqlModel, partitions_def: dg.PartitionsDefinition | N
         partitions_def=partitions_def,
         kinds={"duckdb", "sql"},
         description=f"{model.description} ({model.query_file})",
+        # The query beside the Python: the UI links both (orchestration/definitions.py adds the Python).
+        metadata={"dagster/table_name": f"model.{model.name}", "dagster/code_references": dg.CodeReferencesMetadataValue(
+            code_references=[dg.LocalFileCodeReference(file_path=str(HERE / model.query_file), line_number=1,
+                                                       label=model.query_file)])},
     )
     def sql_model(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
         tenant = tenant_of_run(context)
         with warehouse.get_connection() as conn:
-            ensure_schema(conn)
             for spec in model.reads:
                 ensure_stream_tables(conn, spec)
             rows = replace_tenant_rows(conn, f"model.{model.name}", (HERE / model.query_file).read_text(), tenant.id)
-        return dg.MaterializeResult(metadata={"tenant": tenant.id, "dagster/row_count": rows})
+            schema = table_schema(conn, f"model.{model.name}")
+        return dg.MaterializeResult(metadata={"tenant": tenant.id, "dagster/row_count": rows,
+                                              "dagster/column_schema": schema})
 
     return sql_model
 
 
 def model_assets(partitions_def: dg.PartitionsDefinition | None) -> list[dg.AssetsDefinition]:
-    return [sql_model_asset(model, partitions_def) for model in MODELS]
+    with warnings.catch_warnings():  # code references are marked beta: known, wanted
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return [sql_model_asset(model, partitions_def) for model in MODELS]

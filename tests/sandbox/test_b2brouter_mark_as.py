@@ -5,6 +5,7 @@ bad input names the field, every change is logged for /_sandbox/b2brouter/state_
 import pytest
 
 from resources.b2brouter import B2BrouterResource
+from resources.contracts import b2brouter as contract
 from resources.http import RemoteError
 from resources.tenants import Tenant
 from sandbox import credentials as cred
@@ -20,7 +21,7 @@ def env(sandbox) -> dict[str, str]:
 
 
 def mark(client, env, invoice_id, body=None, key=None, **kwargs):
-    headers = {"X-B2B-API-Key": key or env["B2BROUTER_API_KEY"], "X-B2B-API-Version": "2025-10-13"}
+    headers = {"X-B2B-API-Key": key or env["B2BROUTER_API_KEY"], "X-B2B-API-Version": contract.VERSION}
     return client.post(f"/b2brouter/invoices/{invoice_id}/mark_as", json=body, headers=headers, **kwargs)
 
 

@@ -4,7 +4,7 @@ another body: 409), strict validation naming the field, and the bill readable an
 import pytest
 
 from sandbox import credentials as cred
-from sandbox.dataset import unix_ms
+from sandbox.data import unix_ms
 from tests.sandbox.test_tenants import RUTTER_AUTH, truth, walk_rutter
 
 BILLS = "/rutter/versioned/accounting/bills"

@@ -8,8 +8,9 @@ import time
 import httpx
 import pytest
 
+from resources.contracts import b2brouter as b2b_contract
 from sandbox import credentials as cred
-from sandbox.dataset import IBAN_LENGTHS, TAX_RATES, build_dataset, iban_is_valid, unix_ms
+from sandbox.data import IBAN_LENGTHS, TAX_RATES, build_dataset, iban_is_valid, unix_ms
 from tests.sandbox import SIZE
 
 
@@ -240,9 +241,9 @@ def test_jortt_current_and_legacy(client):
 
 
 def test_b2brouter(client):
-    headers = {"X-B2B-API-Key": cred.B2BROUTER_API_KEY, "X-B2B-API-Version": "2025-10-13"}
+    headers = {"X-B2B-API-Key": cred.B2BROUTER_API_KEY, "X-B2B-API-Version": b2b_contract.VERSION}
     accounts = client.get("/b2brouter/accounts", headers=headers)
-    assert accounts.headers["X-B2B-API-Request-Id"] and accounts.headers["X-B2B-API-Version"] == "2025-10-13"
+    assert accounts.headers["X-B2B-API-Request-Id"] and accounts.headers["X-B2B-API-Version"] == b2b_contract.VERSION
     assert str(accounts.json()["accounts"][0]["id"]) == cred.B2BROUTER_ACCOUNT_ID
     invoices = client.get(f"/b2brouter/accounts/{cred.B2BROUTER_ACCOUNT_ID}/invoices",
                           params={"type": "ReceivedInvoice", "limit": 2}, headers=headers).json()

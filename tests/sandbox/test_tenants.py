@@ -8,7 +8,7 @@ import pytest
 from lxml import etree
 
 from sandbox import credentials as cred
-from sandbox.dataset import build_dataset, cents, money_value, unix_ms, vat_breakdown
+from sandbox.data import build_dataset, cents, money_value, unix_ms, vat_breakdown
 from sandbox.server import tenant_env
 from tests.sandbox import SIZE
 

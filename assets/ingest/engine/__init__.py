@@ -1,0 +1,1 @@
+"""The ingest engine: pages to a spool file, the spool into the warehouse."""

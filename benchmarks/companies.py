@@ -121,7 +121,7 @@ def start_sandbox(companies: int, size: int, seed: int, workdir: Path):
     return sandbox, company_env
 
 
-def run_once(companies: int, concurrency: int, size: int, seed: int, timeout: float) -> dict:
+def run_once(companies: int, concurrency: int, size: int, seed: int, timeout: float, per_company: bool = True) -> dict:
     import dagster as dg
     from dagster._core.instance.ref import InstanceRef
     from dagster._core.scheduler.instigation import (InstigatorState, InstigatorStatus, InstigatorType,
@@ -146,7 +146,8 @@ def run_once(companies: int, concurrency: int, size: int, seed: int, timeout: fl
             os.environ.update({
                 **company_env, "DAGSTER_HOME": str(home), "DAGSTER_PG_HOST": pg.host, "DAGSTER_PG_PORT": str(pg.port),
                 "DAGSTER_PG_USER": pg.user, "DAGSTER_PG_PASSWORD": pg.password, "DAGSTER_PG_DB": pg.dbname,
-                "WAREHOUSE_PATH": str(workdir / "warehouse.duckdb"), "ROUTTY_OUTBOX_DIR": str(workdir / "outbox"),
+                "WAREHOUSE_PATH": str(workdir / ("warehouses/{tenant}.duckdb" if per_company else "warehouse.duckdb")),
+                "ROUTTY_OUTBOX_URL": str(workdir / "outbox"),
                 "ROUTTY_SYNC_CRON": f"{tick_time.minute} {tick_time.hour} * * *", "ROUTTY_SYNC_TIMEZONE": "UTC",
                 "ROUTTY_PUSH_CRON": FAR_AWAY_CRON, "ROUTTY_EXPORTS_CRON": FAR_AWAY_CRON,
                 "PYTHONPATH": str(PROJECT_ROOT),
@@ -194,9 +195,10 @@ def run_once(companies: int, concurrency: int, size: int, seed: int, timeout: fl
                                                    of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
                         value = entry.dagster_event.materialization.metadata.get("rate_limited_429")
                         rate_limited += int(value.value) if value is not None else 0
-            duplicates, losses, expected = _documents(sandbox, workdir / "warehouse.duckdb")
+            duplicates, losses, expected = _documents(sandbox, os.environ["WAREHOUSE_PATH"])
             faults = sandbox.admin("GET", "faults")
-            return {"companies": companies, "concurrency": concurrency, "wall_s": round(ended - started, 1),
+            return {"companies": companies, "concurrency": concurrency,
+                    "warehouse": "per company" if per_company else "one file", "wall_s": round(ended - started, 1),
                     "per_company_s": round((ended - started) / companies, 2), "peak_runs": peak,
                     "failed_runs": len(failed), "lock_errors": lock_events, "rate_limited_429": rate_limited,
                     "documents_expected": expected, "duplicates": duplicates, "losses": losses,
@@ -207,15 +209,18 @@ def run_once(companies: int, concurrency: int, size: int, seed: int, timeout: fl
         os.environ.update(saved_env)
 
 
-def _documents(sandbox, warehouse: Path) -> tuple[int, int, int]:
+def _documents(sandbox, warehouse_path: str) -> tuple[int, int, int]:
+    """(duplicates, losses, documents due) over every company's warehouse: one file, or one each."""
     import duckdb
 
-    from benchmarks.fault_invariants import Findings, check_documents
+    from benchmarks.fault_invariants import Findings, check_documents, expected_documents
     from resources.tenants import all_tenants
 
-    findings = Findings()
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
-        check_documents(sandbox.admin, conn, all_tenants(), findings)
+    findings, expected = Findings(), set()
+    for tenant in all_tenants():
+        with duckdb.connect(warehouse_path.replace("{tenant}", tenant.id), read_only=True) as conn:
+            expected |= expected_documents(conn, [tenant])
+    check_documents(sandbox.admin, None, [], findings, expected=expected)
     return findings.total("duplicate"), findings.total("loss"), findings.counts["documents expected"]
 
 
@@ -229,7 +234,7 @@ def most_at_once(intervals: list[tuple[float, float]]) -> int:
     return peak
 
 
-COLUMNS = (("concurrency", "runs at once (max)"), ("wall_s", "wall time (s)"), ("per_company_s", "s / company"),
+COLUMNS = (("warehouse", "warehouse"), ("concurrency", "runs at once (max)"), ("wall_s", "wall time (s)"), ("per_company_s", "s / company"),
            ("peak_runs", "peak runs"), ("failed_runs", "failed runs"), ("lock_errors", "DuckDB lock events"),
            ("rate_limited_429", "429s"), ("documents_expected", "documents"), ("duplicates", "duplicates"),
            ("losses", "losses"))
@@ -248,14 +253,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=8, help="vendors per company in the sandbox (small books)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=7200, help="seconds per concurrency level")
+    parser.add_argument("--warehouse", default="per-company", choices=("per-company", "one-file", "both"),
+                        help="WAREHOUSE_PATH with {tenant} (one DuckDB file per company) or one file for all")
     parser.add_argument("--json", type=Path, help="also write the rows (with the sandbox's fault counters) here")
     args = parser.parse_args(argv)
     random.seed(args.seed)
     rows = []
-    for concurrency in (int(c) for c in args.concurrency.split(",")):
-        row = run_once(args.companies, concurrency, args.size, args.seed, args.timeout)
-        print(json.dumps({k: v for k, v in row.items() if k != "sandbox_faults"}), flush=True)
-        rows.append(row)
+    layouts = {"per-company": [True], "one-file": [False], "both": [False, True]}[args.warehouse]
+    for per_company in layouts:
+        for concurrency in (int(c) for c in args.concurrency.split(",")):
+            row = run_once(args.companies, concurrency, args.size, args.seed, args.timeout, per_company)
+            print(json.dumps({k: v for k, v in row.items() if k != "sandbox_faults"}), flush=True)
+            rows.append(row)
     print(f"\n{args.companies} companies, sandbox size {args.size}, seed {args.seed}\n")
     print(render(rows))
     if args.json:

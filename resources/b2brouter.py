@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import dagster as dg
 import httpx
 
 from resources.contracts import b2brouter as contract
 from resources.contracts import fill
 from resources.http import ApiClient, RetryPolicy, describe_generic_error
 from resources.http.paginators import Lists, Page
+from resources.http.recorded import ApiResource
 from resources.tenants import Tenant
 
 PRODUCTION_URL = "https://api.b2brouter.net"
@@ -65,7 +65,7 @@ class B2BrouterClient(Lists):
         return parsed.get("invoice", parsed)
 
 
-class B2BrouterResource(dg.ConfigurableResource):
+class B2BrouterResource(ApiResource):
     """B2Brouter for every tenant; each tenant's key and account come from the environment under
     its prefix: B2BROUTER_API_KEY, B2BROUTER_ACCOUNT_ID."""
 
@@ -88,6 +88,7 @@ class B2BrouterResource(dg.ConfigurableResource):
             },
             policy=RetryPolicy(max_attempts=self.max_attempts),
             describe_error=describe_b2brouter_error,
+            transport=self.transport(),
         )
         with http:
             yield B2BrouterClient(http, tenant.secret("B2BROUTER_ACCOUNT_ID"), self.page_size, self.max_pages)

@@ -11,13 +11,13 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import dagster as dg
 import httpx
 
 from resources.contracts import fill
 from resources.contracts import jortt as contract
 from resources.http import ApiClient, ClientCredentialsAuth, RemoteError, RetryPolicy, presigned_request, shared_limiter
 from resources.http.paginators import Lists, Page
+from resources.http.recorded import ApiResource
 from resources.tenants import Tenant
 
 PRODUCTION_URL = "https://api.jortt.nl"
@@ -100,7 +100,7 @@ class JorttLegacyClient(Lists):
         return self.walk(fill(contract.LEGACY_INVOICES, status=status), "single_page")
 
 
-class JorttResource(dg.ConfigurableResource):
+class JorttResource(ApiResource):
     """Jortt for every tenant; each tenant's client credentials (or legacy key) come from the
     environment under its prefix: JORTT_CLIENT_ID/SECRET, or JORTT_LEGACY_APP_NAME/API_KEY."""
 
@@ -115,7 +115,7 @@ class JorttResource(dg.ConfigurableResource):
         return ApiClient(
             f"jortt (tenant {tenant.id})", base_url, credentials_hint=hint,
             policy=RetryPolicy(max_attempts=self.max_attempts), describe_error=describe_jortt_error,
-            limiter=shared_limiter(f"jortt:{tenant.id}", *RATE_LIMIT), **kwargs,
+            limiter=shared_limiter(f"jortt:{tenant.id}", *RATE_LIMIT), transport=self.transport(), **kwargs,
         )
 
     @contextmanager

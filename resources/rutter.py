@@ -19,6 +19,7 @@ from resources.contracts import fill
 from resources.contracts import rutter as contract
 from resources.http import ApiClient, CredentialsError, RateLimiter, RemoteError, RetryPolicy, shared_limiter
 from resources.http.paginators import Lists, Page, records_of
+from resources.http.recorded import ApiResource
 from resources.tenants import Tenant
 
 PRODUCTION_URL = "https://production.rutterapi.com/versioned"
@@ -104,7 +105,7 @@ class RutterClient(Lists):
             raise
 
 
-class RutterResource(dg.ConfigurableResource):
+class RutterResource(ApiResource):
     """Our Rutter organization; each tenant's books are a connection chosen by its access token."""
 
     base_url: str = PRODUCTION_URL
@@ -144,6 +145,7 @@ class RutterResource(dg.ConfigurableResource):
             policy=RetryPolicy(max_attempts=self.max_attempts),
             describe_error=describe_rutter_error,
             limiter=self.limiter(),
+            transport=self.transport(),
         )
         with http:
             yield RutterClient(http, self.page_size, self.max_pages, hint)

@@ -136,6 +136,7 @@ class ApiClient:
         policy: RetryPolicy | None = None,
         describe_error=None,
         limiter: RateLimiter | None = None,
+        transport: httpx.BaseTransport | None = None,  # recorded responses (recorded.py) instead of the network
     ):
         self.system = system
         self.credentials_hint = credentials_hint
@@ -144,7 +145,8 @@ class ApiClient:
         self.limiter = limiter
         self._describe_error = describe_error or describe_generic_error
         self._http = httpx.Client(
-            base_url=base_url.rstrip("/"), auth=auth, headers=headers, params=params, timeout=timeout
+            base_url=base_url.rstrip("/"), auth=auth, headers=headers, params=params, timeout=timeout,
+            transport=transport,
         )
 
     def close(self) -> None:

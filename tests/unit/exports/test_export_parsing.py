@@ -18,7 +18,7 @@ from assets.exports.feedback import Booking, FeedbackInvalid, feedback_xml
 from assets.ingest.tables import ensure_stream_tables
 from resources.warehouse import ensure_schema
 
-FIXTURE = Path(__file__).parent / "fixtures" / "routty_export_full.xml"
+FIXTURE = Path(__file__).parents[2] / "fixtures" / "routty_export_full.xml"
 GUID = "3F2504E0-4F89-41D3-9A0C-0305E82C3301"
 
 

@@ -12,7 +12,7 @@ import pytest
 from assets.masterdata.lists import LISTS
 from orchestration.definitions import defs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DAGSTER = [sys.executable, "-m", "dagster"]
 
 

@@ -11,7 +11,7 @@ from dagster._core.instance import DagsterInstance, InstanceRef
 
 from orchestration.embedded import write_instance_settings
 from orchestration.tenants import sync_tenant_partitions
-from tests.test_ingest_streams import ROOT, staged, truth
+from tests.e2e.test_ingest_streams import ROOT, staged, truth
 
 LIMIT, WINDOW_MS = 15, 500  # the organization limit, scaled down from Rutter's 500 per 10 s to keep the test short
 # One company's run of four Rutter streams, with the client's limit set to the sandbox's.

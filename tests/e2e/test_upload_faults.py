@@ -19,7 +19,7 @@ from orchestration.definitions import build_definitions
 from resources.routty import InputDocumentStatus, UploadUrlExpired
 from resources.warehouse import ensure_schema
 from tests.conftest import execute
-from tests.test_input_documents import routty_documents, upload_sales
+from tests.e2e.test_input_documents import routty_documents, upload_sales
 
 
 def xml(source_id: str, version: int = 1) -> bytes:

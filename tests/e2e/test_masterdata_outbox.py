@@ -16,7 +16,7 @@ from assets.masterdata.build import build_delta
 from resources.warehouse import warehouse_resource
 from tests.conftest import reset_sandbox
 from tests.selections import WITHOUT_DOCUMENTS
-from tests.test_masterdata_delivery import run, uploads
+from tests.e2e.test_masterdata_delivery import run, uploads
 
 PARTIES = next(doc for doc in LISTS if doc.list_type == "PartyList")
 PARTY_XML = dg.AssetSelection.assets(PARTIES.xml_key)  # from the model as it is

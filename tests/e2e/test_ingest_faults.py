@@ -23,7 +23,7 @@ from resources.http.paginators import MissingRecords, Page
 from assets.ingest.engine.land import land_spool
 from tests.conftest import execute
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 INVOICES = "b2brouter/received_invoices"
 
 

@@ -19,7 +19,7 @@ from resources.routty import RouttyResource
 from resources.warehouse import ensure_schema, warehouse_resource
 from tests.conftest import execute, reset_sandbox
 
-FIXTURE = Path(__file__).parent / "fixtures" / "routty_export_full.xml"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "routty_export_full.xml"
 
 
 @pytest.fixture

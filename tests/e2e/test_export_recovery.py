@@ -24,8 +24,8 @@ from resources.tenants import all_tenants
 from resources.warehouse import warehouse_resource
 from sandbox import credentials as cred
 from tests.conftest import execute, reset_sandbox
-from tests.test_export_parsing import minimal_export
-from tests.test_exports import exports_admin, run, tick
+from tests.unit.exports.test_export_parsing import minimal_export
+from tests.e2e.test_exports import exports_admin, run, tick
 
 BOOKINGS = [dg.AssetKey(["exports", "bookings"])]
 BOOKS = [dg.AssetKey(["rutter", s]) for s in ("vendors", "accounts", "purchase_orders")]

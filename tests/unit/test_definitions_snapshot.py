@@ -2,7 +2,7 @@
 schedules with their crons, sensors. A change to the graph then shows in review as a change to
 tests/snapshots/definitions.txt. After a deliberate change:
 
-    UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest tests/test_definitions_snapshot.py
+    UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest tests/unit/test_definitions_snapshot.py
 """
 
 import os
@@ -12,7 +12,7 @@ import dagster as dg
 
 from orchestration.definitions import build_definitions
 
-SNAPSHOT = Path(__file__).with_name("snapshots") / "definitions.txt"
+SNAPSHOT = Path(__file__).parents[1] / "snapshots" / "definitions.txt"
 
 
 def describe(defs: dg.Definitions) -> str:

@@ -14,7 +14,7 @@ import httpx
 
 from tests.sftp_server import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT, STOP_TIMEOUT = 120.0, 20.0
 
 

@@ -18,7 +18,7 @@ from orchestration.tenants import sync_tenant_partitions
 from tests.conftest import execute
 from tests.selections import WITHOUT_DOCUMENTS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # (asset, staging table, ground-truth stream, key of a record in the API's shape)
 STREAMS = [
     ("rutter/vendors", "rutter_vendors", "rutter/vendors", "id"),

@@ -13,8 +13,8 @@ from assets.invoices import ledger as document_ledger
 from assets.exports.pickup import PICKUP_KEY
 from orchestration.definitions import build_definitions
 from tests.conftest import execute
-from tests.test_input_documents import upload_sales
-from tests.test_upload_faults import faults, ledger, queued, requested  # noqa: F401 - queued is a fixture
+from tests.e2e.test_input_documents import upload_sales
+from tests.e2e.test_upload_faults import faults, ledger, queued, requested  # noqa: F401 - queued is a fixture
 
 
 

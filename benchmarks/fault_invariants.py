@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.settings import ROUTTY_SENDABLE_INVOICE_STATUSES
+from resources.settings import ROUTTY_SENDABLE_INVOICE_STATUSES
 from assets.ingest.endpoints import b2brouter, jortt, rutter
 from assets.masterdata.lists import LISTS
 from assets.ingest.tables import StreamSpec

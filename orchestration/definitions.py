@@ -3,7 +3,7 @@ span domains, the tenants sensor and the resources.
 
 Built by a function because the resources come from the environment (tests call it again). The
 tenants do not shape the graph: every asset is partitioned by one dynamic partitions definition
-(orchestration/partitions.py), whose keys the instance keeps (orchestration/tenants.py).
+(assets/partitions.py), whose keys the instance keeps (orchestration/tenants.py).
 
 What the UI shows of every asset besides its own code: its owner and tags (`domain`: its group,
 `system`: where its data comes from or goes), a link to the source file that defines it, and for the
@@ -24,7 +24,7 @@ from assets.ingest import definitions as ingest
 from assets.invoices import definitions as invoices
 from assets.masterdata import definitions as masterdata
 from assets.model import definitions as model
-from orchestration import settings
+from resources import settings
 from orchestration.jobs import push_job, sync_job
 from orchestration.resources import build_resources
 from orchestration.schedules import exports_schedule, push_schedule, sync_schedule

@@ -1,11 +1,11 @@
 """Resources from the environment. Secrets only through dg.EnvVar (resolved at run time, never
-logged); endpoints and paths are plain settings (orchestration/settings.py) over the resources' own
+logged); endpoints and paths are plain settings (resources/settings.py) over the resources' own
 production defaults. Per-tenant secrets are read the same way, under the tenant's prefix, when a run
 needs them (resources/tenants.py)."""
 
 import dagster as dg
 
-from orchestration import settings
+from resources import settings
 from resources import b2brouter, jortt, routty, rutter, sftp
 from resources.warehouse import warehouse_resource
 

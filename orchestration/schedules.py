@@ -11,7 +11,7 @@ import dagster as dg
 
 from assets.exports.sensors import exports_job
 from orchestration.jobs import push_job, sync_job
-from orchestration.settings import (ROUTTY_EXPORTS_CRON, ROUTTY_PUSH_CRON, ROUTTY_SYNC_CRON, ROUTTY_SYNC_TIMEZONE,
+from resources.settings import (ROUTTY_EXPORTS_CRON, ROUTTY_PUSH_CRON, ROUTTY_SYNC_CRON, ROUTTY_SYNC_TIMEZONE,
                                     Setting)
 from orchestration.tenants import add_missing_partitions
 from resources.tenants import all_tenants

@@ -18,7 +18,7 @@ import sys
 
 import dagster as dg
 
-from orchestration.partitions import TENANT_PARTITIONS
+from assets.partitions import TENANT_PARTITIONS
 from resources.tenants import all_tenants
 
 

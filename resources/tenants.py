@@ -1,6 +1,6 @@
 """The companies (tenants) this code location syncs, and where each one's secrets come from.
 
-Every asset is partitioned by tenant, one dynamic partition per company (orchestration/partitions.py), so a
+Every asset is partitioned by tenant, one dynamic partition per company (assets/partitions.py), so a
 company is added or removed in the file without a redeploy (orchestration/tenants.py keeps the
 instance's partitions in step with the file). Without a tenants file there is one tenant, `default`,
 whose settings are the plain environment variables (RUTTER_ACCESS_TOKEN, ...). With TENANTS_FILE
@@ -29,7 +29,7 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from orchestration.settings import JORTT_API, ROUTTY_DELIVERY, TENANTS_FILE
+from resources.settings import JORTT_API, ROUTTY_DELIVERY, TENANTS_FILE
 
 DEFAULT_TENANT_ID = "default"
 

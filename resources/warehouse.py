@@ -17,7 +17,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
-from orchestration.settings import WAREHOUSE_MEMORY_LIMIT, WAREHOUSE_PATH
+from resources.settings import WAREHOUSE_MEMORY_LIMIT, WAREHOUSE_PATH
 
 SCHEMA_SQL = Path(__file__).with_name("warehouse.sql").read_text()  # read once: applied on many connections
 # The time now as a UTC TIMESTAMP. `now()::TIMESTAMP` would be the wall clock of the connection's

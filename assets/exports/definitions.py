@@ -5,7 +5,7 @@ import dagster as dg
 from assets.exports.booking import export_booking_asset
 from assets.exports.pickup import export_pickup_asset
 from assets.exports.sensors import exports_job, exports_sensor
-from orchestration.partitions import TENANT_PARTITIONS
+from assets.partitions import TENANT_PARTITIONS
 
 
 def defs() -> dg.Definitions:

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from lxml import etree
 from lxml.builder import E
 
-from assets.xml.schemas import schema as load_schema
+from resources.contracts.schemas import schema as load_schema
 
 # Characters XML 1.0 cannot carry, plus the C1 controls it merely discourages.
 UNFIT = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 from lxml import etree
 
-from assets.xml.schemas import schema as load_schema
+from resources.contracts.schemas import schema as load_schema
 
 HEADER = "PurchaseInvoice/PurchaseInvoiceHeader"
 PARTY_SECTIONS = frozenset({"RegistrationNumbers", "BankAccounts"})

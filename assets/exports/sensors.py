@@ -6,7 +6,7 @@ import time
 
 import dagster as dg
 
-from orchestration.settings import ROUTTY_EXPORTS_RETRY_MINUTES
+from resources.settings import ROUTTY_EXPORTS_RETRY_MINUTES
 from assets.exports import GROUP
 from assets.exports.pickup import PICKUP_KEY, PickupConfig
 from resources.polling import Tick, tenant_run

@@ -10,7 +10,7 @@ import dagster as dg
 from assets.ingest import factory
 from assets.ingest.endpoints import b2brouter, jortt, rutter
 from assets.ingest.tables import StreamSpec
-from orchestration.partitions import TENANT_PARTITIONS
+from assets.partitions import TENANT_PARTITIONS
 
 # What every staging table has beside its spec's columns (assets/ingest/tables.py ensure_stream_tables).
 _KEY_DESCRIPTION = "the record's id at the source; with tenant_id the primary key"

@@ -28,7 +28,7 @@ from assets.ingest.checks import check_results, check_specs
 from assets.ingest.engine.land import LandResult, cursor_text, land_spool, read_cursor
 from assets.ingest.engine.spool import spool_records
 from assets.ingest.tables import StreamSpec
-from orchestration.settings import INGEST_MAX_DELETE_SHARE
+from resources.settings import INGEST_MAX_DELETE_SHARE
 from resources.contracts import fill
 from resources.http import CredentialsError, HttpStats, RemoteError
 from resources.http.paginators import Page

@@ -7,7 +7,7 @@ from assets.invoices.documents import FLOWS, invoice_documents_asset
 from assets.invoices.sensors import invoices_status_job, invoices_status_sensor
 from assets.invoices.status import invoice_status_assets
 from assets.invoices.upload import invoice_upload_assets
-from orchestration.partitions import TENANT_PARTITIONS
+from assets.partitions import TENANT_PARTITIONS
 
 
 def defs() -> dg.Definitions:

@@ -15,7 +15,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 from lxml import etree
 
-from orchestration.settings import ROUTTY_SENDABLE_INVOICE_STATUSES
+from resources.settings import ROUTTY_SENDABLE_INVOICE_STATUSES
 from assets.handoff import masterdata_push_key
 from assets.invoices import GROUP
 from assets.ingest.endpoints.b2brouter import RECEIVED_INVOICES

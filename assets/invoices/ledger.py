@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 import duckdb
 import pandas as pd
 
-from orchestration.settings import ROUTTY_UPLOAD_URL_LIFETIME_SECONDS
+from resources.settings import ROUTTY_UPLOAD_URL_LIFETIME_SECONDS
 from resources.routty import InputDocumentStatus
 from resources.warehouse import NOW_UTC
 

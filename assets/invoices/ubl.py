@@ -35,7 +35,7 @@ from types import MappingProxyType
 from lxml import etree
 
 from assets.xml.fields import COUNTRIES, RecordError, decimal_text, iban_is_valid
-from assets.xml.schemas import schema as load_schema
+from resources.contracts.schemas import schema as load_schema
 
 INVOICE = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 CREDIT_NOTE = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"

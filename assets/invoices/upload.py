@@ -20,7 +20,7 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from orchestration.settings import ROUTTY_SEND_WITHOUT_ATTACHMENT
+from resources.settings import ROUTTY_SEND_WITHOUT_ATTACHMENT
 from assets.handoff import run_is_live
 from assets.invoices import GROUP
 from assets.invoices import ledger

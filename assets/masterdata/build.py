@@ -32,7 +32,7 @@ from dagster_duckdb import DuckDBResource
 from lxml import etree
 from upath import UPath
 
-from orchestration.settings import ROUTTY_MAX_UPLOAD_BYTES
+from resources.settings import ROUTTY_MAX_UPLOAD_BYTES
 from assets.handoff import masterdata_push_key
 from assets.masterdata import GROUP
 from assets.masterdata import outbox

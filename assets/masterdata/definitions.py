@@ -8,7 +8,7 @@ from assets.masterdata.lists import LISTS
 from assets.masterdata.push import list_push_asset
 from assets.masterdata.sensors import masterdata_status_job, masterdata_status_sensor
 from assets.masterdata.status import masterdata_status_assets
-from orchestration.partitions import TENANT_PARTITIONS
+from assets.partitions import TENANT_PARTITIONS
 
 
 def defs() -> dg.Definitions:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from upath import UPath
 
-from orchestration.settings import ROUTTY_OUTBOX_DIR, ROUTTY_OUTBOX_URL
+from resources.settings import ROUTTY_OUTBOX_DIR, ROUTTY_OUTBOX_URL
 
 
 def outbox_root() -> UPath:

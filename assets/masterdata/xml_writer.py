@@ -19,7 +19,7 @@ from pathlib import Path
 from lxml import etree
 
 from assets.xml.fields import Reject
-from assets.xml.schemas import schema as load_schema
+from resources.contracts.schemas import schema as load_schema
 
 # "Expected is one of ( SiteCode, CorporateGroupID, Name1 )": the optional elements come first, so
 # the last one named is the required element that is missing.

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.model.sql_models import model_assets
-from orchestration.partitions import TENANT_PARTITIONS
+from assets.partitions import TENANT_PARTITIONS
 
 
 def defs() -> dg.Definitions:

@@ -1,3 +1,3 @@
-"""Shared by every stage that reads or writes Routty's XML: the XSDs (xsd/), their one cached loader
-(schemas.py) and the field rules (fields.py). Masterdata lists, invoices, exports and the sandbox
-import these, never each other."""
+"""Field rules shared by every builder of Routty XML (masterdata lists and invoices): fields.py. The
+XSDs they are checked against are Routty's published contract: resources/contracts/xsd/, loaded once
+by resources/contracts/schemas.py (the sandbox validates with the same files)."""

@@ -1,7 +1,7 @@
 """Routty connector API, output-documents part (routes mounted under /routty by sandbox/routty.py).
 
 Routty offers every purchase invoice it has processed (matched, coded, approved) for pickup as a
-RouttyExportDocument (assets/xml/xsd/RouttyExportDocument.xsd). The output API lists what waits for
+RouttyExportDocument (resources/contracts/xsd/RouttyExportDocument.xsd). The output API lists what waits for
 the key's tenant, hands out pre-signed, time-limited download URLs (a plain GET, signed like the input
 API's upload URLs), takes a technical acknowledgement (the document leaves the list; until then it is
 offered again: pickup is at least once) and RouttyFeedbackDocuments about it (validated against

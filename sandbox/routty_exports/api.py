@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from assets.xml.schemas import schema
+from resources.contracts.schemas import schema
 from resources.contracts import routty as contract
 from sandbox.credentials import RouttyKey
 from sandbox.routty import XML_TYPES, _now_iso, _parser, _problem, api_key, key_admin, paged

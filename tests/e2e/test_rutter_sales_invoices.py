@@ -12,7 +12,7 @@ import duckdb
 import pytest
 from lxml import etree
 
-from orchestration.settings import ROUTTY_SENDABLE_INVOICE_STATUSES
+from resources.settings import ROUTTY_SENDABLE_INVOICE_STATUSES
 from assets.ingest.endpoints.rutter import INVOICES, TAX_RATES
 from assets.model.sql_models import HERE, MODELS, replace_tenant_rows
 from assets.invoices.documents import (SALES, DocumentConfig, _sales_rows,

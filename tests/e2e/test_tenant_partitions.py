@@ -8,7 +8,7 @@ import yaml
 
 from orchestration.definitions import build_definitions
 from orchestration.tenants import sync_tenant_partitions
-from orchestration.partitions import TENANT_PARTITIONS
+from assets.partitions import TENANT_PARTITIONS
 from tests.conftest import execute
 
 COMPANY_INFO = dg.AssetKey(["rutter", "company_info"])

@@ -18,8 +18,8 @@ API = "/routty/connector-api/output-api/output-documents"
 ACME = {"Authorization": f"ApiKey {cred.ROUTTY_OUTPUT_INBOUND_API_KEY}"}
 GLOBEX = routty_auth("globex", "ROUTTY_OUTPUT_INBOUND_API_KEY")
 ROOT = Path(__file__).resolve().parents[2]
-EXPORT_XSD = etree.XMLSchema(etree.parse(str(ROOT / "assets/xml/xsd/RouttyExportDocument.xsd")))
-FEEDBACK_XSD = etree.XMLSchema(etree.parse(str(ROOT / "assets/xml/xsd/RouttyFeedbackDocuments.xsd")))
+EXPORT_XSD = etree.XMLSchema(etree.parse(str(ROOT / "resources/contracts/xsd/RouttyExportDocument.xsd")))
+FEEDBACK_XSD = etree.XMLSchema(etree.parse(str(ROOT / "resources/contracts/xsd/RouttyFeedbackDocuments.xsd")))
 FEEDBACK = (ROOT / "tests/fixtures/routty_feedback.xml").read_bytes()
 XML = {"content-type": "application/xml"}
 

@@ -13,7 +13,7 @@ import dagster as dg
 import duckdb
 from lxml import etree
 
-from orchestration.settings import ROUTTY_ACCOUNTING_TYPES
+from resources.settings import ROUTTY_ACCOUNTING_TYPES
 from assets.masterdata.build import MasterdataList
 from assets.xml.fields import add_text, free_text, record_builder
 

@@ -10,7 +10,7 @@ from lxml import etree
 
 from assets.masterdata.lists import accounting_masterdata as accounting
 from assets.masterdata.build import build_delta
-from assets.xml.schemas import schema as schema_for
+from resources.contracts.schemas import schema as schema_for
 from resources.warehouse import ensure_schema
 from sandbox import routty_rules
 

@@ -12,7 +12,7 @@ from assets.masterdata.lists.party_list import party_element
 from assets.masterdata.lists.purchase_orders import purchase_order_element
 from assets.masterdata.xml_writer import write_parts
 from assets.xml.fields import Reject
-from assets.xml.schemas import schema as schema_for
+from resources.contracts.schemas import schema as schema_for
 
 
 def po_row(**overrides):

@@ -1,10 +1,10 @@
-"""The masterdata XSDs (assets/xml/xsd) hold the seed's field tables: complete samples validate, as a
+"""The masterdata XSDs (resources/contracts/xsd) hold the seed's field tables: complete samples validate, as a
 whole and record by record (as xml_writer validates them), and each rule family rejects naming the field."""
 
 import pytest
 from lxml import etree
 
-from assets.xml.schemas import schema as schema_for
+from resources.contracts.schemas import schema as schema_for
 
 BANK_ACCOUNTS = """<?xml version="1.0" encoding="utf-8"?>
 <PartyBankAccountList>

@@ -4,7 +4,7 @@ This is the only module that reads the environment for settings. Secrets are not
 through `dg.EnvVar` (orchestration/resources.py, and per company resources/tenants.py). A setting is
 read when it is used, not at import, so a run sees the environment it was started with.
 
-    python -m orchestration.settings      # the table, with the values this environment gives
+    python -m resources.settings      # the table, with the values this environment gives
 """
 
 import os

@@ -53,11 +53,26 @@ class Warehouse(DuckDBResource):
     @contextmanager
     def get_connection(self):
         path = self.path()
+        fresh = path == ":memory:" or not Path(path).exists()
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         with DuckDBResource(database=path, connection_config=self.connection_config).get_connection() as conn:
-            ensure_schema(conn)  # CREATE ... IF NOT EXISTS: milliseconds, and no caller can forget it
+            _ensure_schema_once(conn, path, fresh)  # here, so no caller can forget it
             yield conn
+
+
+_SCHEMA_READY: set[tuple[str, int, int]] = set()
+
+
+def _ensure_schema_once(conn: duckdb.DuckDBPyConnection, path: str, fresh: bool) -> None:
+    """The schemas, once per file and process: applying them costs ~10 ms a connection, and a run
+    opens hundreds. A file this process has seen made (`fresh`: it was not there before connecting)
+    gets them again, whatever its inode."""
+    identity = None if path == ":memory:" else (path, Path(path).stat().st_dev, Path(path).stat().st_ino)
+    if fresh or identity not in _SCHEMA_READY:
+        ensure_schema(conn)
+        if identity:
+            _SCHEMA_READY.add(identity)
 
 
 def connection_config() -> dict:

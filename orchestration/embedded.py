@@ -117,10 +117,8 @@ def run_exports_tick(defs, instance) -> bool:
         config = {**request.run_config, **QUIET_CONSOLE}
         result = job.execute_in_process(instance=instance, partition_key=request.partition_key, run_config=config,
                                         raise_on_error=False, tags=request.tags)
-        booking = next((e.materialization.metadata for e in result.get_asset_materialization_events()
-                        if e.asset_key.path[-1] == "export_bookings"), {})
-        steps = {key.removeprefix("exports_"): value.value for key, value in booking.items()
-                 if key.startswith("exports_") and key != "exports_with_warnings" and value.value}
+        steps = export_steps({e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
+                              for e in result.get_asset_materialization_events()})
         print(f"exports of {request.partition_key}: run {result.run_id} "
               f"{'succeeded' if result.success else 'FAILED'}; by step {steps or '-'}")
         ok = ok and result.success
@@ -129,6 +127,15 @@ def run_exports_tick(defs, instance) -> bool:
         print("exports: none waiting")
     return ok
 
+
+def export_steps(metadata: dict[str, dict]) -> dict[str, int]:
+    """Exports per step ({"booked": 24, ...}) from a run's metadata by asset key: the bookings asset
+    reports each step as `exports_<step>`."""
+    from assets.exports.booking import BOOKING_KEY
+
+    booking = metadata.get(BOOKING_KEY.to_user_string(), {})
+    return {key.removeprefix("exports_"): value for key, value in booking.items()
+            if key.startswith("exports_") and key != "exports_with_warnings" and value}
 
 def summary(tenant_id: str, result) -> str:
     from assets.masterdata.lists import LISTS

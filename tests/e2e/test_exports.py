@@ -14,6 +14,7 @@ from assets.exports.parser import TABLES, land_export, parse_export
 from assets.invoices.documents import RECEIVED
 from assets.exports import sensors
 from orchestration.definitions import build_definitions
+from orchestration.embedded import export_steps
 from resources.http import RemoteError
 from resources.routty import RouttyResource
 from resources.warehouse import ensure_schema, warehouse_resource
@@ -96,6 +97,8 @@ def test_the_main_job_and_one_tick_book_every_export_once_and_tell_routty(embedd
     assert len(waiting) >= 4  # Success received invoices plus the three deliberate cases
     metadata = run(instance, "routty_exports", request.run_config)
     assert metadata["exports/pickup"]["quarantined"] == 1
+    steps = export_steps(metadata)  # what the embedded runner prints
+    assert steps["quarantined"] == 1 and steps["booked"] >= 1
 
     admin = exports_admin(sandbox)
     assert admin["queue"] == []  # all acknowledged

@@ -13,32 +13,6 @@ from sandbox.server import start_sandbox
 
 SANDBOX_SIZE = 120
 TENANTS_FILE = Path(__file__).resolve().parent.parent / "sandbox" / "tenants.yaml"
-# The longest tests (seconds, measured on 2 cores), started first, one at the head of each worker's
-# share: pytest-xdist's worksteal hands each worker a contiguous share of the collection, and a long
-# test at the end of a share otherwise runs alone after everything else has finished.
-LONG_TESTS = {
-    "test_dagster_ui.py::": 120, "test_production_deployment.py::": 118, "test_fault_campaign.py::": 96,
-    "test_companies_apart.py::test_each_company": 83, "test_input_documents.py::test_main_job": 75,
-    "test_exports.py::test_the_main_job": 66, "test_definitions.py::test_cli": 49,
-    "test_ingest_streams.py::test_every_stream": 41,
-}
-
-
-def _seconds(item) -> int:
-    return next((s for name, s in LONG_TESTS.items() if name in item.nodeid), 0)
-
-
-def pytest_collection_modifyitems(config, items):
-    workers = getattr(config, "workerinput", {}).get("workercount", 1)
-    long = sorted((i for i in items if _seconds(i)), key=_seconds, reverse=True)
-    rest = [i for i in items if not _seconds(i)]
-    ordered, pending = [], len(items)
-    for worker in range(workers):  # the shares worksteal makes: what is left, split evenly
-        share, heads = pending // (workers - worker), long[worker::workers]
-        ordered += heads + rest[:max(0, share - len(heads))]
-        del rest[:max(0, share - len(heads))]
-        pending -= share
-    items[:] = ordered + rest
 
 
 @pytest.fixture(scope="session")

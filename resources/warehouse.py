@@ -68,7 +68,8 @@ def _ensure_schema_once(conn: duckdb.DuckDBPyConnection, path: str, fresh: bool)
     """The schemas, once per file and process: applying them costs ~10 ms a connection, and a run
     opens hundreds. A file this process has seen made (`fresh`: it was not there before connecting)
     gets them again, whatever its inode."""
-    identity = None if path == ":memory:" else (path, Path(path).stat().st_dev, Path(path).stat().st_ino)
+    stat = None if path == ":memory:" else Path(path).stat()
+    identity = (path, stat.st_dev, stat.st_ino) if stat else None
     if fresh or identity not in _SCHEMA_READY:
         ensure_schema(conn)
         if identity:
